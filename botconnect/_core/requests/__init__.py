@@ -1,0 +1,1 @@
+"""Request builders: ``build_<operation>`` functions returning :class:`Operation` objects."""
