@@ -153,7 +153,7 @@ converter.register_unstructure_hook_factory(
 
 
 def _make_model_structure(cls: type[T]) -> Callable[[Any, Any], T]:
-    fields = [f for f in attrs.fields(cls) if f.name != EXTRAS_FIELD]
+    fields = [f for f in attrs.fields(typing.cast(Any, cls)) if f.name != EXTRAS_FIELD]
     overrides: dict[str, Any] = {f.name: override(rename=wire_name(f)) for f in fields}
     overrides[EXTRAS_FIELD] = override(omit=True)
     for f in fields:

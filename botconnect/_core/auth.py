@@ -1,0 +1,158 @@
+"""Bot Framework app credentials (OAuth2 client credentials), sans-IO: build the token request, parse it, cache it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from urllib.parse import quote, urlencode
+
+import attrs
+import httpx
+
+from ..errors import DeserializationError
+from .operation import Operation
+from .responses import parse_json
+
+__all__ = [
+    "GOVERNMENT_CLOUD",
+    "PUBLIC_CLOUD",
+    "AccessToken",
+    "AppCredentialCore",
+    "CloudSettings",
+]
+
+#: refresh this many seconds before a token expires
+REFRESH_MARGIN = 300.0
+
+
+@attrs.frozen(repr=False)
+class AccessToken:
+    """A bearer token and its expiry (Unix seconds), shaped like azure-core's ``AccessToken``."""
+
+    token: str
+    expires_on: int
+
+    def __repr__(self) -> str:
+        return f"AccessToken(token=<redacted>, expires_on={self.expires_on})"
+
+
+@attrs.frozen
+class CloudSettings:
+    """Where app tokens come from and which audience they are for."""
+
+    oauth_endpoint: str
+    tenant: str
+    scope: str
+    #: channel hosts a bot's token may be sent to in this cloud
+    trusted_hosts: tuple[str, ...]
+
+
+PUBLIC_CLOUD = CloudSettings(
+    oauth_endpoint="https://login.microsoftonline.com",
+    tenant="botframework.com",
+    scope="https://api.botframework.com/.default",
+    trusted_hosts=(
+        "*.botframework.com",
+        "smba.trafficmanager.net",
+        "*.smba.trafficmanager.net",
+        "*.teams.microsoft.com",
+    ),
+)
+
+GOVERNMENT_CLOUD = CloudSettings(
+    oauth_endpoint="https://login.microsoftonline.us",
+    tenant="MicrosoftServices.onmicrosoft.com",
+    scope="https://api.botframework.us/.default",
+    trusted_hosts=("*.botframework.us", "*.botframework.azure.us", "*.teams.microsoft.us", "*.infra.gov.teams.microsoft.us"),
+)
+
+
+class AppCredentialCore:
+    """State shared by the sync and async ``MicrosoftAppCredentials``: the cached tokens and how to get new ones."""
+
+    def __init__(
+        self,
+        app_id: str,
+        app_password: str,
+        *,
+        tenant: str | None,
+        oauth_endpoint: str | None,
+        scope: str | None,
+        cloud: CloudSettings,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not isinstance(app_id, str) or not app_id:
+            raise ValueError("app_id must be a non-empty str")
+        if not isinstance(app_password, str) or not app_password:
+            raise ValueError("app_password must be a non-empty str")
+        self.app_id = app_id
+        self._secret = app_password
+        self.tenant = tenant or cloud.tenant
+        self.oauth_endpoint = (oauth_endpoint or cloud.oauth_endpoint).rstrip("/")
+        self.scope = scope or cloud.scope
+        self.cloud = cloud
+        self._clock = clock
+        self._tokens: dict[tuple[str, ...], AccessToken] = {}
+        token_url = httpx.URL(f"{self.oauth_endpoint}/{quote(self.tenant, safe='')}/oauth2/v2.0/token")
+        if token_url.scheme != "https" and token_url.host not in ("localhost", "127.0.0.1", "::1"):
+            raise ValueError("oauth_endpoint must be https (http is allowed for loopback only)")
+        self.token_url = token_url
+
+    def scopes_for(self, scopes: tuple[str, ...]) -> tuple[str, ...]:
+        return scopes or (self.scope,)
+
+    def cached(self, scopes: tuple[str, ...]) -> AccessToken | None:
+        """A cached token that does not need refreshing yet."""
+        token = self._tokens.get(scopes)
+        if token is not None and token.expires_on - REFRESH_MARGIN > self._clock():
+            return token
+        return None
+
+    def still_valid(self, scopes: tuple[str, ...]) -> AccessToken | None:
+        """A cached token that has not expired (usable when a refresh ahead of expiry fails)."""
+        token = self._tokens.get(scopes)
+        if token is not None and token.expires_on > self._clock() + 5:
+            return token
+        return None
+
+    def token_operation(self, scopes: tuple[str, ...]) -> Operation[AccessToken]:
+        body = urlencode(
+            {
+                "grant_type": "client_credentials",
+                "client_id": self.app_id,
+                "client_secret": self._secret,
+                "scope": " ".join(scopes),
+            }
+        ).encode("ascii")
+        request = httpx.Request(
+            "POST",
+            self.token_url,
+            content=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
+        )
+        requested_at = self._clock()
+
+        def parse(response: httpx.Response) -> AccessToken:
+            data = parse_json(response)
+            if not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
+                raise DeserializationError("token response has no access_token", response=response)
+            expires_in = data.get("expires_in", 3600)
+            try:
+                lifetime = float(expires_in)
+            except (TypeError, ValueError):
+                lifetime = 3600.0
+            token = AccessToken(data["access_token"], int(requested_at + lifetime))
+            self._tokens[scopes] = token
+            return token
+
+        # fetching a token twice is harmless, so the call is retried like an idempotent one
+        return Operation(request=request, parse=parse, success={200}, idempotent=True, authenticate=False)
+
+    def __repr__(self) -> str:
+        return f"MicrosoftAppCredentials(app_id={self.app_id!r}, tenant={self.tenant!r}, app_password=<redacted>)"
+
+
+def redact_request(request: httpx.Request) -> httpx.Request:
+    """A copy of ``request`` safe to keep in an exception: no body, no Authorization header."""
+    headers = {k: v for k, v in request.headers.items() if k.lower() != "authorization"}
+    return httpx.Request(request.method, request.url, headers=headers, content=b"<redacted>")

@@ -1,0 +1,48 @@
+"""Decisions every client constructor makes the same way in both façades."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import httpx
+
+from .auth import PUBLIC_CLOUD, CloudSettings
+from .pipeline import CallConfig, default_user_agent, make_timeout
+from .retry import RetryPolicy
+from .security import HostAllowList, ensure_safe_for_credentials
+
+__all__ = ["connector_config"]
+
+
+def connector_config(
+    service_url: httpx.URL,
+    credential: Any,
+    *,
+    trusted_hosts: Iterable[str] | None,
+    timeout: float | httpx.Timeout | None,
+    retry_policy: RetryPolicy | None,
+    user_agent: str | None,
+) -> CallConfig:
+    """The call settings of a Connector client; refuses at once a service URL the credential must not reach."""
+    if credential is not None and not callable(getattr(credential, "get_token", None)):
+        raise TypeError("credential must have a get_token(*scopes) method (e.g. MicrosoftAppCredentials)")
+    if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
+        raise TypeError("retry_policy must be a RetryPolicy")
+    if user_agent is not None and not isinstance(user_agent, str):
+        raise TypeError("user_agent must be a str")
+    cloud: CloudSettings = getattr(credential, "cloud", None) or PUBLIC_CLOUD
+    if trusted_hosts is not None and isinstance(trusted_hosts, str):
+        raise TypeError("trusted_hosts must be an iterable of host patterns, not a single str")
+    allow = HostAllowList.of(trusted_hosts if trusted_hosts is not None else cloud.trusted_hosts)
+    scopes: tuple[str, ...] | None = None
+    if credential is not None:
+        scopes = (getattr(credential, "scope", None) or cloud.scope,)
+        ensure_safe_for_credentials(service_url, allow)
+    return CallConfig(
+        user_agent=default_user_agent(user_agent),
+        timeout=make_timeout(timeout),
+        retry_policy=retry_policy if retry_policy is not None else RetryPolicy(),
+        scopes=scopes,
+        trusted_hosts=allow,
+    )

@@ -1,0 +1,208 @@
+"""One call, decided once: auth, headers, timeouts, retries, error mapping.
+
+``call_flow`` is a generator that yields I/O *actions* and receives their results (as httpx's auth flows
+do). The sync pipeline drives it with blocking calls, the async pipeline with awaits; neither makes a single
+decision of its own, so the two façades cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from collections.abc import Callable, Generator
+from typing import Any, TypeVar
+
+import attrs
+import httpx
+
+from .._version import __version__
+from ..errors import (
+    BotConnectError,
+    ServiceRequestError,
+    ServiceRequestTimeoutError,
+    ServiceResponseError,
+    ServiceResponseTimeoutError,
+)
+from .operation import Operation
+from .responses import error_from_response
+from .retry import RetryPolicy
+from .security import HostAllowList, ensure_safe_for_credentials
+
+__all__ = [
+    "AcquireToken",
+    "Action",
+    "CallConfig",
+    "ReadBody",
+    "Send",
+    "Sleep",
+    "call_flow",
+    "default_user_agent",
+    "make_timeout",
+]
+
+T = TypeVar("T")
+
+logger = logging.getLogger("botconnect")
+
+DEFAULT_TIMEOUT = 30.0
+_REDACTED_HEADERS = frozenset({"authorization", "cookie", "set-cookie", "x-ms-client-secret"})
+
+
+def default_user_agent(prefix: str | None = None) -> str:
+    agent = f"botconnect-python/{__version__} httpx/{httpx.__version__} Python/{platform.python_version()}"
+    return f"{prefix} {agent}" if prefix else agent
+
+
+def make_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
+    if isinstance(timeout, httpx.Timeout):
+        return timeout
+    if timeout is None:
+        return httpx.Timeout(DEFAULT_TIMEOUT)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    return httpx.Timeout(float(timeout))
+
+
+@attrs.frozen
+class CallConfig:
+    """Per-client settings every call needs; ``evolve``-d for per-call overrides."""
+
+    user_agent: str = attrs.field(factory=default_user_agent)
+    timeout: httpx.Timeout = attrs.field(factory=lambda: httpx.Timeout(DEFAULT_TIMEOUT))
+    retry_policy: RetryPolicy = attrs.field(factory=RetryPolicy)
+    #: scopes passed to ``credential.get_token``; None means the client is anonymous
+    scopes: tuple[str, ...] | None = None
+    #: hosts a credential may be sent to (None: any https host, or loopback over http)
+    trusted_hosts: HostAllowList | None = None
+    #: extra headers for every request (e.g. api-version style headers)
+    headers: tuple[tuple[str, str], ...] = ()
+    clock: Callable[[], float] = time.monotonic
+
+    def for_call(
+        self, *, timeout: float | httpx.Timeout | None = None, retry_policy: RetryPolicy | None = None
+    ) -> CallConfig:
+        if timeout is None and retry_policy is None:
+            return self
+        return attrs.evolve(
+            self,
+            timeout=make_timeout(timeout) if timeout is not None else self.timeout,
+            retry_policy=retry_policy if retry_policy is not None else self.retry_policy,
+        )
+
+
+# -- actions the drivers perform ----------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Send:
+    """Send ``request``; answer with the ``httpx.Response`` (body read unless ``stream``) or throw the error."""
+
+    request: httpx.Request
+    stream: bool
+    follow_redirects: bool
+
+
+@attrs.frozen
+class ReadBody:
+    """Read (then close) the body of a streamed response; answer with None."""
+
+    response: httpx.Response
+
+
+@attrs.frozen
+class Sleep:
+    seconds: float
+
+
+@attrs.frozen
+class AcquireToken:
+    """Ask the credential for a bearer token for ``scopes``; answer with the token string."""
+
+    scopes: tuple[str, ...]
+
+
+Action = Send | ReadBody | Sleep | AcquireToken
+
+
+def _translate_transport_error(exc: httpx.TransportError) -> tuple[BotConnectError, bool]:
+    """Our error for an httpx failure, and whether a connection had been made (the server may have acted)."""
+    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+        return ServiceRequestTimeoutError(f"timed out connecting: {exc}"), False
+    if isinstance(exc, httpx.ConnectError):
+        return ServiceRequestError(f"could not connect: {exc}"), False
+    if isinstance(exc, httpx.TimeoutException):
+        return ServiceResponseTimeoutError(f"timed out waiting for the response: {exc}"), True
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
+        return ServiceRequestError(f"could not send the request: {exc}"), False
+    return ServiceResponseError(f"the connection failed before a complete response: {exc}"), True
+
+
+def _log_request(request: httpx.Request, attempt: int) -> None:
+    if logger.isEnabledFor(logging.DEBUG):
+        headers = {
+            k: ("<redacted>" if k.lower() in _REDACTED_HEADERS else v) for k, v in request.headers.items()
+        }
+        logger.debug("request %s %s attempt=%d headers=%s", request.method, _safe_url(request.url), attempt, headers)
+
+
+def _safe_url(url: httpx.URL) -> str:
+    # query strings can carry tokens (Direct Line stream URLs): log the path only
+    return str(url.copy_with(query=None)) + ("?<query>" if url.query else "")
+
+
+def call_flow(operation: Operation[T], config: CallConfig) -> Generator[Action, Any, T]:
+    """Run one operation to its parsed result, yielding I/O actions for a driver to perform."""
+    request = operation.request
+    request.headers.setdefault("User-Agent", config.user_agent)
+    for name, value in config.headers:
+        request.headers.setdefault(name, value)
+    request.extensions = {**request.extensions, "timeout": config.timeout.as_dict()}
+    policy = config.retry_policy
+    started = config.clock()
+    attempt = 0
+    while True:
+        attempt += 1
+        if operation.authenticate and config.scopes is not None:
+            ensure_safe_for_credentials(request.url, config.trusted_hosts)
+            token = yield AcquireToken(config.scopes)
+            request.headers["Authorization"] = f"Bearer {token}"
+        _log_request(request, attempt)
+        try:
+            response: httpx.Response = yield Send(request, operation.stream, operation.follow_redirects)
+        except httpx.TransportError as exc:
+            error, connected = _translate_transport_error(exc)
+            delay = policy.decide_transport_error(
+                attempt=attempt,
+                connected=connected,
+                idempotent=operation.idempotent,
+                elapsed=config.clock() - started,
+            )
+            if delay is None:
+                raise error from exc
+            logger.info("retrying %s %s in %.2fs after %s", request.method, _safe_url(request.url), delay, error)
+            yield Sleep(delay)
+            continue
+        logger.debug("response %s %s -> %d", request.method, _safe_url(request.url), response.status_code)
+        if response.status_code in operation.success:
+            return operation.parse(response)
+        if operation.stream:
+            yield ReadBody(response)
+        failure = error_from_response(response)
+        delay = policy.decide_status(
+            attempt=attempt,
+            status_code=response.status_code,
+            retry_after=failure.retry_after,
+            idempotent=operation.idempotent,
+            elapsed=config.clock() - started,
+        )
+        if delay is None:
+            raise failure
+        logger.info(
+            "retrying %s %s in %.2fs after status %d",
+            request.method,
+            _safe_url(request.url),
+            delay,
+            response.status_code,
+        )
+        yield Sleep(delay)

@@ -1,0 +1,112 @@
+"""The sync driver of :func:`botconnect._core.pipeline.call_flow`: it only sends, sleeps and closes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+import httpx
+
+from ._core.operation import Operation
+from ._core.pipeline import AcquireToken, Action, CallConfig, ReadBody, Send, Sleep, call_flow
+from ._core.retry import RetryPolicy
+from .errors import ClientClosedError
+
+__all__ = ["Pipeline", "TokenCredential"]
+
+T = TypeVar("T")
+
+
+class _AccessTokenLike(Protocol):
+    token: str
+
+
+class TokenCredential(Protocol):
+    """Anything with azure-identity's ``get_token(*scopes)`` (MicrosoftAppCredentials, DefaultAzureCredential)."""
+
+    def get_token(self, *scopes: str) -> Any: ...
+
+
+def token_string(result: Any) -> str:
+    token = result if isinstance(result, str) else getattr(result, "token", None)
+    if not isinstance(token, str) or not token:
+        raise TypeError("credential.get_token() must return an AccessToken (with .token) or a str")
+    return token
+
+
+class Pipeline:
+    """Sends operations through one ``httpx.Client`` with the client's credential, retries and timeouts."""
+
+    def __init__(
+        self,
+        *,
+        config: CallConfig,
+        credential: TokenCredential | None,
+        http_client: httpx.Client | None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.config = config
+        self._credential = credential
+        self._owns_client = http_client is None
+        self._http = http_client if http_client is not None else httpx.Client(transport=transport)
+        self._sleep = sleep
+        self._closed = False
+        self._lock = threading.Lock()
+
+    @property
+    def http_client(self) -> httpx.Client:
+        return self._http
+
+    def run(
+        self,
+        operation: Operation[T],
+        *,
+        timeout: float | httpx.Timeout | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> T:
+        if self._closed:
+            raise ClientClosedError("the client is closed")
+        flow = call_flow(operation, self.config.for_call(timeout=timeout, retry_policy=retry_policy))
+        try:
+            action: Action = next(flow)
+            while True:
+                try:
+                    result = self._perform(action)
+                except httpx.TransportError as exc:
+                    action = flow.throw(exc)
+                else:
+                    action = flow.send(result)
+        except StopIteration as stop:
+            value: T = stop.value
+            return value
+        finally:
+            flow.close()
+
+    def _perform(self, action: Action) -> Any:
+        if isinstance(action, Send):
+            return self._http.send(action.request, stream=action.stream, follow_redirects=action.follow_redirects)
+        if isinstance(action, Sleep):
+            self._sleep(action.seconds)
+            return None
+        if isinstance(action, AcquireToken):
+            if self._credential is None:  # pragma: no cover - call_flow asks only when scopes are set
+                raise RuntimeError("no credential configured")
+            return token_string(self._credential.get_token(*action.scopes))
+        if isinstance(action, ReadBody):
+            try:
+                action.response.read()
+            finally:
+                action.response.close()
+            return None
+        raise TypeError(f"unknown action {action!r}")  # pragma: no cover
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        if self._owns_client:
+            self._http.close()

@@ -1,0 +1,84 @@
+"""Credentials for the sync clients."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import httpx
+
+from ._core.auth import GOVERNMENT_CLOUD, PUBLIC_CLOUD, AccessToken, AppCredentialCore, CloudSettings, redact_request
+from ._core.pipeline import CallConfig
+from ._pipeline import Pipeline
+from .errors import HttpResponseError
+
+__all__ = ["GOVERNMENT_CLOUD", "PUBLIC_CLOUD", "AccessToken", "CloudSettings", "MicrosoftAppCredentials"]
+
+
+class MicrosoftAppCredentials:
+    """A bot's Microsoft App ID and password, exchanged for Bot Framework tokens (cached, refreshed ahead of expiry).
+
+    ``cloud=GOVERNMENT_CLOUD`` selects the US-government endpoints; ``tenant`` is for single-tenant bots.
+    """
+
+    def __init__(
+        self,
+        app_id: str,
+        app_password: str,
+        *,
+        tenant: str | None = None,
+        oauth_endpoint: str | None = None,
+        scope: str | None = None,
+        cloud: CloudSettings = PUBLIC_CLOUD,
+        http_client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._core = AppCredentialCore(
+            app_id, app_password, tenant=tenant, oauth_endpoint=oauth_endpoint, scope=scope, cloud=cloud
+        )
+        self._pipeline = Pipeline(config=CallConfig(), credential=None, http_client=http_client, transport=transport)
+        self._lock = threading.Lock()
+
+    @property
+    def app_id(self) -> str:
+        return self._core.app_id
+
+    @property
+    def cloud(self) -> CloudSettings:
+        return self._core.cloud
+
+    @property
+    def scope(self) -> str:
+        """The scope tokens are requested for when ``get_token`` is called without scopes."""
+        return self._core.scope
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        """A valid token for ``scopes`` (default: the Bot Framework scope); one refresh at a time across threads."""
+        wanted = self._core.scopes_for(scopes)
+        token = self._core.cached(wanted)
+        if token is not None:
+            return token
+        with self._lock:
+            token = self._core.cached(wanted)
+            if token is not None:
+                return token
+            try:
+                return self._pipeline.run(self._core.token_operation(wanted))
+            except HttpResponseError as exc:
+                exc.response.request = redact_request(exc.response.request)
+                fallback = self._core.still_valid(wanted)
+                if fallback is not None:
+                    return fallback
+                raise
+
+    def close(self) -> None:
+        self._pipeline.close()
+
+    def __enter__(self) -> MicrosoftAppCredentials:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return repr(self._core)

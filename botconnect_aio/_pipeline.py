@@ -1,0 +1,105 @@
+"""The async driver of :func:`botconnect._core.pipeline.call_flow`: it only sends, sleeps and closes (anyio)."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
+
+import anyio
+import httpx
+
+from botconnect._core.operation import Operation
+from botconnect._core.pipeline import AcquireToken, Action, CallConfig, ReadBody, Send, Sleep, call_flow
+from botconnect._core.retry import RetryPolicy
+from botconnect._pipeline import token_string
+from botconnect.errors import ClientClosedError
+
+__all__ = ["AsyncPipeline", "AsyncTokenCredential"]
+
+T = TypeVar("T")
+
+
+class AsyncTokenCredential(Protocol):
+    """Anything with ``get_token(*scopes)``, async (azure.identity.aio) or sync (azure.identity)."""
+
+    def get_token(self, *scopes: str) -> Any: ...
+
+
+class AsyncPipeline:
+    """Sends operations through one ``httpx.AsyncClient``; runs under asyncio and trio alike."""
+
+    def __init__(
+        self,
+        *,
+        config: CallConfig,
+        credential: AsyncTokenCredential | None,
+        http_client: httpx.AsyncClient | None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> None:
+        self.config = config
+        self._credential = credential
+        self._owns_client = http_client is None
+        self._http = http_client if http_client is not None else httpx.AsyncClient(transport=transport)
+        self._sleep = sleep
+        self._closed = False
+
+    @property
+    def http_client(self) -> httpx.AsyncClient:
+        return self._http
+
+    async def run(
+        self,
+        operation: Operation[T],
+        *,
+        timeout: float | httpx.Timeout | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> T:
+        if self._closed:
+            raise ClientClosedError("the client is closed")
+        flow = call_flow(operation, self.config.for_call(timeout=timeout, retry_policy=retry_policy))
+        try:
+            action: Action = next(flow)
+            while True:
+                try:
+                    result = await self._perform(action)
+                except httpx.TransportError as exc:
+                    action = flow.throw(exc)
+                else:
+                    action = flow.send(result)
+        except StopIteration as stop:
+            value: T = stop.value
+            return value
+        finally:
+            flow.close()
+
+    async def _perform(self, action: Action) -> Any:
+        if isinstance(action, Send):
+            return await self._http.send(
+                action.request, stream=action.stream, follow_redirects=action.follow_redirects
+            )
+        if isinstance(action, Sleep):
+            await self._sleep(action.seconds)
+            return None
+        if isinstance(action, AcquireToken):
+            if self._credential is None:  # pragma: no cover - call_flow asks only when scopes are set
+                raise RuntimeError("no credential configured")
+            result = self._credential.get_token(*action.scopes)
+            if inspect.isawaitable(result):
+                result = await result
+            return token_string(result)
+        if isinstance(action, ReadBody):
+            try:
+                await action.response.aread()
+            finally:
+                await action.response.aclose()
+            return None
+        raise TypeError(f"unknown action {action!r}")  # pragma: no cover
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._owns_client:
+            await self._http.aclose()

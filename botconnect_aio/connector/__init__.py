@@ -1,0 +1,6 @@
+"""Bot Connector v3 (async)."""
+
+from ._client import ConnectorClient
+from ._operations import AttachmentsOperations, AttachmentStream, ConversationsOperations
+
+__all__ = ["AttachmentStream", "AttachmentsOperations", "ConnectorClient", "ConversationsOperations"]

@@ -1,0 +1,66 @@
+"""The async Bot Connector client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import httpx
+
+from botconnect._core.clientconfig import connector_config
+from botconnect._core.requests.connector import normalize_service_url
+from botconnect._core.retry import RetryPolicy
+
+from .._pipeline import AsyncPipeline, AsyncTokenCredential
+from ._operations import AttachmentsOperations, ConversationsOperations
+
+__all__ = ["ConnectorClient"]
+
+
+class ConnectorClient:
+    """Talk to a channel's Bot Connector v3 service at ``service_url`` (take it from the incoming activity).
+
+    ``credential`` is a :class:`MicrosoftAppCredentials` or any azure-identity style credential; leave it None
+    for the local emulator. The token is only ever sent to ``trusted_hosts`` (default: the Bot Framework
+    channel hosts of the credential's cloud), over https (plain http to loopback only).
+    """
+
+    def __init__(
+        self,
+        service_url: str,
+        credential: AsyncTokenCredential | None = None,
+        *,
+        trusted_hosts: Iterable[str] | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        retry_policy: RetryPolicy | None = None,
+        user_agent: str | None = None,
+    ) -> None:
+        base = normalize_service_url(service_url)
+        config = connector_config(
+            base,
+            credential,
+            trusted_hosts=trusted_hosts,
+            timeout=timeout,
+            retry_policy=retry_policy,
+            user_agent=user_agent,
+        )
+        self._pipeline = AsyncPipeline(config=config, credential=credential, http_client=http_client, transport=transport)
+        self.service_url = str(base)
+        #: conversations, activities and members
+        self.conversations = ConversationsOperations(base, self._pipeline)
+        #: attachment info and streamed attachment views
+        self.attachments = AttachmentsOperations(base, self._pipeline)
+
+    async def close(self) -> None:
+        """Close the connection pool (a user-supplied ``http_client`` is left open). Safe to call twice."""
+        await self._pipeline.close()
+
+    async def __aenter__(self) -> ConnectorClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"<ConnectorClient service_url={self.service_url!r}>"
