@@ -7,7 +7,14 @@ from typing import Any
 
 import httpx
 
-from ._core.auth import GOVERNMENT_CLOUD, PUBLIC_CLOUD, AccessToken, AppCredentialCore, CloudSettings, redact_request
+from ._core.auth import (
+    GOVERNMENT_CLOUD,
+    PUBLIC_CLOUD,
+    AccessToken,
+    AppCredentialCore,
+    CloudSettings,
+    redact_request,
+)
 from ._core.pipeline import CallConfig
 from ._pipeline import Pipeline
 from .errors import HttpResponseError

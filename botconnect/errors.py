@@ -200,7 +200,7 @@ def error_class_for_status(status_code: int) -> type[HttpResponseError]:
 def _request_id(response: httpx.Response) -> str | None:
     headers = response.headers
     for name in ("x-ms-request-id", "ms-cv", "x-ms-client-request-id", "request-id", "request-context"):
-        value = headers.get(name)
+        value: str | None = headers.get(name)
         if value:
             return value
     return None

@@ -76,9 +76,7 @@ class AsyncPipeline:
 
     async def _perform(self, action: Action) -> Any:
         if isinstance(action, Send):
-            return await self._http.send(
-                action.request, stream=action.stream, follow_redirects=action.follow_redirects
-            )
+            return await self._http.send(action.request, stream=action.stream, follow_redirects=action.follow_redirects)
         if isinstance(action, Sleep):
             await self._sleep(action.seconds)
             return None

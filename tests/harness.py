@@ -145,8 +145,14 @@ class FakeService:
     def route(self, method: str, path: str, handler: Callable[[httpx.Request], httpx.Response]) -> None:
         self._routes.append((method, path, handler))
 
-    def reply(self, status: int = 200, *, json_body: Any = None, content: bytes | str | None = None,
-              headers: dict[str, str] | None = None) -> None:
+    def reply(
+        self,
+        status: int = 200,
+        *,
+        json_body: Any = None,
+        content: bytes | str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         """Queue one response for the next request that no route matches."""
         if json_body is not None:
             self._queue.append(httpx.Response(status, json=json_body, headers=headers))

@@ -63,7 +63,12 @@ GOVERNMENT_CLOUD = CloudSettings(
     oauth_endpoint="https://login.microsoftonline.us",
     tenant="MicrosoftServices.onmicrosoft.com",
     scope="https://api.botframework.us/.default",
-    trusted_hosts=("*.botframework.us", "*.botframework.azure.us", "*.teams.microsoft.us", "*.infra.gov.teams.microsoft.us"),
+    trusted_hosts=(
+        "*.botframework.us",
+        "*.botframework.azure.us",
+        "*.teams.microsoft.us",
+        "*.infra.gov.teams.microsoft.us",
+    ),
 )
 
 

@@ -140,9 +140,7 @@ def _translate_transport_error(exc: httpx.TransportError) -> tuple[BotConnectErr
 
 def _log_request(request: httpx.Request, attempt: int) -> None:
     if logger.isEnabledFor(logging.DEBUG):
-        headers = {
-            k: ("<redacted>" if k.lower() in _REDACTED_HEADERS else v) for k, v in request.headers.items()
-        }
+        headers = {k: ("<redacted>" if k.lower() in _REDACTED_HEADERS else v) for k, v in request.headers.items()}
         logger.debug("request %s %s attempt=%d headers=%s", request.method, _safe_url(request.url), attempt, headers)
 
 

@@ -75,7 +75,7 @@ def model_list_parser(cls: type[T]) -> Callable[[httpx.Response], list[T]]:
 
 def parse_none(response: httpx.Response) -> None:
     """For operations whose success carries no result."""
-    return None
+    return
 
 
 def _details_from_object(obj: Mapping[str, Any], raw: Any) -> ErrorDetails:
@@ -94,7 +94,7 @@ def _details_from_object(obj: Mapping[str, Any], raw: Any) -> ErrorDetails:
 
 
 def parse_error_details(response: httpx.Response) -> ErrorDetails:
-    """Normalise any error body: ``{"error": {...}}``, a bare ``{code, message}``, a JSON string, text, HTML, nothing."""
+    """Normalise any error body: ``{"error": {...}}``, bare ``{code, message}``, a JSON string, text, HTML, nothing."""
     content = response.content
     if not content.strip():
         return ErrorDetails()

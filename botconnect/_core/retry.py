@@ -6,7 +6,7 @@ import email.utils
 import math
 import random
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import attrs
 
@@ -42,8 +42,8 @@ def parse_retry_after(headers: Mapping[str, str], *, now: Callable[[], datetime]
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    current = now() if now is not None else datetime.now(timezone.utc)
+        when = when.replace(tzinfo=UTC)
+    current = now() if now is not None else datetime.now(UTC)
     return max(0.0, (when - current).total_seconds())
 
 
@@ -74,8 +74,8 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
         """Full-jitter exponential backoff for the wait after attempt number ``attempt`` (1-based)."""
-        ceiling = min(self.max_backoff, self.backoff_factor * (2 ** (attempt - 1)))
-        return ceiling * rand()
+        ceiling = min(self.max_backoff, self.backoff_factor * 2.0 ** (attempt - 1))
+        return float(ceiling * rand())
 
     def decide_status(
         self,

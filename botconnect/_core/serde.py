@@ -14,7 +14,7 @@ import json
 import types
 import typing
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import attrs
@@ -74,7 +74,7 @@ def _structure_datetime(value: Any, _: Any) -> datetime:
 
 def _unstructure_datetime(value: datetime) -> str:
     text = value.isoformat()
-    if value.utcoffset() == timezone.utc.utcoffset(None) and text.endswith("+00:00"):
+    if value.utcoffset() == UTC.utcoffset(None) and text.endswith("+00:00"):
         return text[:-6] + "Z"
     return text
 

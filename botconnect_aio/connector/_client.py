@@ -45,7 +45,9 @@ class ConnectorClient:
             retry_policy=retry_policy,
             user_agent=user_agent,
         )
-        self._pipeline = AsyncPipeline(config=config, credential=credential, http_client=http_client, transport=transport)
+        self._pipeline = AsyncPipeline(
+            config=config, credential=credential, http_client=http_client, transport=transport
+        )
         self.service_url = str(base)
         #: conversations, activities and members
         self.conversations = ConversationsOperations(base, self._pipeline)

@@ -261,4 +261,3 @@ class AttachmentsOperations:
         """Stream one view (``original``, ``thumbnail``, ...) of an attachment, following the service's redirects."""
         operation = build.build_get_attachment(self._base, attachment_id, view_id)
         return AttachmentStream(await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy))
-

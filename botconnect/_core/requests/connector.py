@@ -99,7 +99,9 @@ def _conversation(conversation_id: str) -> str:
     return "/v3/conversations/" + path_segment(conversation_id, "conversation_id")
 
 
-def build_create_conversation(base: httpx.URL, parameters: ConversationParameters) -> Operation[ConversationResourceResponse]:
+def build_create_conversation(
+    base: httpx.URL, parameters: ConversationParameters
+) -> Operation[ConversationResourceResponse]:
     params = _coerce(parameters, ConversationParameters, "parameters")
     return Operation(
         request=_json_request("POST", _url(base, "/v3/conversations"), params),
@@ -108,7 +110,9 @@ def build_create_conversation(base: httpx.URL, parameters: ConversationParameter
     )
 
 
-def build_send_to_conversation(base: httpx.URL, conversation_id: str, activity: Activity) -> Operation[ResourceResponse]:
+def build_send_to_conversation(
+    base: httpx.URL, conversation_id: str, activity: Activity
+) -> Operation[ResourceResponse]:
     path = _conversation(conversation_id) + "/activities"
     body = _coerce(activity, Activity, "activity")
     return Operation(
@@ -321,4 +325,3 @@ def build_get_attachment(base: httpx.URL, attachment_id: str, view_id: str) -> O
 
 def _identity(response: httpx.Response) -> httpx.Response:
     return response
-
