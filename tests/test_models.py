@@ -2,7 +2,7 @@
 
 import copy
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -144,7 +144,13 @@ FULL_ACTIVITY: dict[str, Any] = {
             "text": "<at>EchoBot</at>",
         },
         {"type": "clientInfo", "locale": "en-US", "country": "US", "platform": "Web", "timezone": "UTC"},
-        {"type": "GeoCoordinates", "latitude": 47.6062, "longitude": -122.3321, "elevation": 56.5, "name": "Seattle"},
+        {
+            "type": "GeoCoordinates",
+            "latitude": 47.6062,
+            "longitude": -122.3321,
+            "elevation": 56.5,
+            "name": "Seattle",
+        },
         {
             "type": "Place",
             "name": "Space Needle",
@@ -230,7 +236,7 @@ def test_full_activity_parses_to_typed_objects() -> None:
     assert activity.reactions_removed is not None
     assert activity.reactions_removed[0].type == "heart"
     assert activity.delivery_mode is DeliveryModes.EXPECT_REPLIES
-    assert activity.timestamp == datetime(2017, 12, 26, 18, 20, 54, 123456, tzinfo=timezone.utc)
+    assert activity.timestamp == datetime(2017, 12, 26, 18, 20, 54, 123456, tzinfo=UTC)
     assert activity.local_timestamp == datetime(
         2017, 12, 26, 10, 20, 54, 123456, tzinfo=timezone(timedelta(hours=-8))
     )
@@ -283,7 +289,7 @@ def test_seven_digit_fractions_and_offsets_parse() -> None:
             "expiration": "2019-01-02T03:04:05.0000001+05:30",
         }
     )
-    assert activity.timestamp == datetime(2017, 12, 26, 18, 20, 54, 123456, tzinfo=timezone.utc)
+    assert activity.timestamp == datetime(2017, 12, 26, 18, 20, 54, 123456, tzinfo=UTC)
     assert activity.timestamp.utcoffset() == timedelta(0)
     assert activity.local_timestamp == datetime(
         2017, 12, 26, 10, 20, 54, 123456, tzinfo=timezone(timedelta(hours=-8))
@@ -299,7 +305,7 @@ def test_seven_digit_fractions_and_offsets_parse() -> None:
 
 
 def test_datetimes_serialize_utc_with_z() -> None:
-    activity = Activity(timestamp=datetime(2020, 1, 2, 3, 4, 5, 6, tzinfo=timezone.utc))
+    activity = Activity(timestamp=datetime(2020, 1, 2, 3, 4, 5, 6, tzinfo=UTC))
     assert activity.to_dict() == {"timestamp": "2020-01-02T03:04:05.000006Z"}
 
 
@@ -424,7 +430,10 @@ def test_repr_shows_only_set_fields() -> None:
     assert repr(ChannelAccount(id="1")) == "ChannelAccount(id='1')"
     assert repr(Activity()) == "Activity()"
     activity = Activity.from_dict({"type": "typing", "text": "", "zz": 1})
-    assert repr(activity) == "Activity(type=<ActivityTypes.TYPING: 'typing'>, text='', additional_properties={'zz': 1})"
+    assert (
+        repr(activity)
+        == "Activity(type=<ActivityTypes.TYPING: 'typing'>, text='', additional_properties={'zz': 1})"
+    )
     assert "=None" not in repr(_incoming())
 
 
@@ -433,9 +442,9 @@ def test_repr_shows_only_set_fields() -> None:
 
 def test_create_reply() -> None:
     incoming = _incoming()
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     reply = incoming.create_reply("pong")
-    after = datetime.now(timezone.utc)
+    after = datetime.now(UTC)
 
     assert reply.type is ActivityTypes.MESSAGE
     assert reply.timestamp is not None
@@ -482,7 +491,9 @@ def test_create_reply_locale_and_missing_parts() -> None:
 
 
 def test_conversation_update_on_webchat_has_no_reply_to() -> None:
-    update = Activity(type="conversationUpdate", id="abc", channel_id="webchat", conversation=ConversationAccount(id="c"))
+    update = Activity(
+        type="conversationUpdate", id="abc", channel_id="webchat", conversation=ConversationAccount(id="c")
+    )
     assert update.create_reply("hi").reply_to_id is None
     assert update.get_conversation_reference().activity_id is None
     update.channel_id = "msteams"
@@ -543,7 +554,11 @@ def test_mention_for_account() -> None:
     bot = ChannelAccount(id="28:bot", name="EchoBot")
     mention = Mention.for_account(bot)
     assert mention == Mention(type="mention", mentioned=bot, text="<at>EchoBot</at>")
-    assert mention.to_dict() == {"type": "mention", "mentioned": {"id": "28:bot", "name": "EchoBot"}, "text": "<at>EchoBot</at>"}
+    assert mention.to_dict() == {
+        "type": "mention",
+        "mentioned": {"id": "28:bot", "name": "EchoBot"},
+        "text": "<at>EchoBot</at>",
+    }
     assert Mention.for_account(bot, "<at>Echo</at>").text == "<at>Echo</at>"
     assert Mention.for_account(ChannelAccount(id="29:x")).text == "<at>29:x</at>"
 
@@ -609,7 +624,7 @@ CARD_CONTENT_TYPES = {
 
 @pytest.mark.parametrize(("card_type", "content_type"), CARD_CONTENT_TYPES.items())
 def test_card_to_attachment_and_back(card_type: type[Any], content_type: str) -> None:
-    assert card_type.CONTENT_TYPE == content_type
+    assert content_type == card_type.CONTENT_TYPE
     assert "CONTENT_TYPE" not in attrs.fields_dict(card_type)
     card = card_type(buttons=[CardAction(type=ActionTypes.SIGNIN, title="Go", value="https://example.com")])
     attachment = card.to_attachment()
@@ -676,13 +691,19 @@ def test_rich_cards_round_trip() -> None:
         connection_name="graph",
         token_exchange_resource=TokenExchangeResource(id="1", uri="api://x", provider_id="aad"),
     )
-    activity = Activity(type="message", attachments=[receipt.to_attachment(), video.to_attachment(), oauth.to_attachment()])
+    activity = Activity(
+        type="message", attachments=[receipt.to_attachment(), video.to_attachment(), oauth.to_attachment()]
+    )
     parsed = Activity.from_json(activity.to_json())
     assert parsed.attachments is not None
     assert parsed.attachments[0].content_as(ReceiptCard) == receipt
     assert parsed.attachments[1].content_as(VideoCard) == video
     assert parsed.attachments[2].content_as(OAuthCard) == oauth
-    assert parsed.attachments[2].content["tokenExchangeResource"] == {"id": "1", "uri": "api://x", "providerId": "aad"}
+    assert parsed.attachments[2].content["tokenExchangeResource"] == {
+        "id": "1",
+        "uri": "api://x",
+        "providerId": "aad",
+    }
 
 
 # -- coverage of the specifications ---------------------------------------------------------------------

@@ -98,11 +98,21 @@ def _passthrough(value: Any, _: Any) -> Any:
     return value
 
 
+def _structure_str(value: Any, _: Any) -> str:
+    if isinstance(value, str):
+        return value
+    # some channels send numeric ids; anything structured in a string field is a wire error
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise TypeError(f"expected a string, got {type(value).__name__}")
+
+
 converter.register_structure_hook(datetime, _structure_datetime)
 converter.register_unstructure_hook(datetime, _unstructure_datetime)
 converter.register_structure_hook(bytes, _structure_bytes)
 converter.register_unstructure_hook(bytes, _unstructure_bytes)
 converter.register_structure_hook(Any, _passthrough)
+converter.register_structure_hook(str, _structure_str)
 
 
 # -- open enums: `SomeEnum | str` accepts values the SDK does not know yet --------------------------------
@@ -169,7 +179,8 @@ def _make_model_structure(cls: type[T]) -> Callable[[Any, Any], T]:
         if not isinstance(data, Mapping):
             raise TypeError(f"{cls.__name__} expects a JSON object, got {type(data).__name__}")
         if discriminator is not None and subtypes:
-            sub = subtypes.get(data.get(discriminator))  # type: ignore[arg-type]
+            tag = data.get(discriminator)
+            sub = subtypes.get(tag) if isinstance(tag, str) else None
             if sub is not None and sub is not cls:
                 return converter.structure(data, sub)  # type: ignore[no-any-return]
         obj = generated(data, cls)
