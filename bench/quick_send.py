@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _server import serve  # noqa: E402
+from _server import serve
 
-import botconnect  # noqa: E402
-from botconnect.models import Activity, ChannelAccount, ConversationAccount  # noqa: E402
+import botconnect
+from botconnect.models import Activity, ChannelAccount, ConversationAccount
 
 CALLS = 3000
 ACTIVITY = Activity(

@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _fake_connector import FakeConnector  # noqa: E402
+from _fake_connector import FakeConnector
 
-import botconnect  # noqa: E402
-from botconnect.models import Activity, ChannelAccount  # noqa: E402
+import botconnect
+from botconnect.models import Activity, ChannelAccount
 
 
 def make_client() -> tuple[botconnect.ConnectorClient, str]:

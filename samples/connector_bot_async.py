@@ -14,10 +14,10 @@ import anyio
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _fake_connector import FakeConnector  # noqa: E402
+from _fake_connector import FakeConnector
 
-import botconnect_aio  # noqa: E402
-from botconnect.models import Activity, ChannelAccount  # noqa: E402
+import botconnect_aio
+from botconnect.models import Activity, ChannelAccount
 
 
 def make_client() -> tuple[botconnect_aio.ConnectorClient, str]:

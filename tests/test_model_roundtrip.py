@@ -66,9 +66,7 @@ JSON_VALUES = st.recursive(
 UTC_OFFSETS = st.just(UTC) | st.integers(min_value=-14 * 60, max_value=14 * 60).map(
     lambda minutes: timezone(timedelta(minutes=minutes))
 )
-AWARE_DATETIMES = st.datetimes(
-    min_value=datetime(1900, 1, 1), max_value=datetime(2200, 12, 31), timezones=UTC_OFFSETS
-)
+AWARE_DATETIMES = st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 12, 31), timezones=UTC_OFFSETS)
 
 
 def _non_none_args(tp: Any) -> list[Any]:

@@ -237,9 +237,7 @@ def test_full_activity_parses_to_typed_objects() -> None:
     assert activity.reactions_removed[0].type == "heart"
     assert activity.delivery_mode is DeliveryModes.EXPECT_REPLIES
     assert activity.timestamp == datetime(2017, 12, 26, 18, 20, 54, 123456, tzinfo=UTC)
-    assert activity.local_timestamp == datetime(
-        2017, 12, 26, 10, 20, 54, 123456, tzinfo=timezone(timedelta(hours=-8))
-    )
+    assert activity.local_timestamp == datetime(2017, 12, 26, 10, 20, 54, 123456, tzinfo=timezone(timedelta(hours=-8)))
     assert activity.additional_properties == {"x-unknown-top-level": {"survives": True, "list": [1, 2, 3]}}
 
     assert activity.entities is not None
@@ -291,9 +289,7 @@ def test_seven_digit_fractions_and_offsets_parse() -> None:
     )
     assert activity.timestamp == datetime(2017, 12, 26, 18, 20, 54, 123456, tzinfo=UTC)
     assert activity.timestamp.utcoffset() == timedelta(0)
-    assert activity.local_timestamp == datetime(
-        2017, 12, 26, 10, 20, 54, 123456, tzinfo=timezone(timedelta(hours=-8))
-    )
+    assert activity.local_timestamp == datetime(2017, 12, 26, 10, 20, 54, 123456, tzinfo=timezone(timedelta(hours=-8)))
     assert activity.local_timestamp is not None
     assert activity.local_timestamp.utcoffset() == timedelta(hours=-8)
     assert activity.expiration == datetime(2019, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=5, minutes=30)))
@@ -430,10 +426,7 @@ def test_repr_shows_only_set_fields() -> None:
     assert repr(ChannelAccount(id="1")) == "ChannelAccount(id='1')"
     assert repr(Activity()) == "Activity()"
     activity = Activity.from_dict({"type": "typing", "text": "", "zz": 1})
-    assert (
-        repr(activity)
-        == "Activity(type=<ActivityTypes.TYPING: 'typing'>, text='', additional_properties={'zz': 1})"
-    )
+    assert repr(activity) == "Activity(type=<ActivityTypes.TYPING: 'typing'>, text='', additional_properties={'zz': 1})"
     assert "=None" not in repr(_incoming())
 
 
