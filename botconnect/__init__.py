@@ -10,6 +10,7 @@ from ._paging import ItemPaged, PageIterator
 from ._version import __version__
 from .auth import MicrosoftAppCredentials
 from .connector import AttachmentsOperations, AttachmentStream, ConnectorClient, ConversationsOperations
+from .directline import DirectLineClient, DirectLineConversationsOperations, TokensOperations
 from .errors import (
     BadGatewayError,
     BotConnectError,
@@ -29,12 +30,14 @@ from .errors import (
     ServiceResponseError,
     ServiceResponseTimeoutError,
     ServiceUnavailableError,
+    TokenExpiredError,
     UntrustedEndpointError,
 )
 from .models import (
     ActionTypes,
     Activity,
     ActivityImportance,
+    ActivitySet,
     ActivityTypes,
     AnimationCard,
     Attachment,
@@ -50,6 +53,7 @@ from .models import (
     CommandResultValue,
     CommandValue,
     ContactRelationUpdateActionTypes,
+    Conversation,
     ConversationAccount,
     ConversationMembers,
     ConversationParameters,
@@ -96,6 +100,7 @@ from .models import (
     TokenExchangeInvokeRequest,
     TokenExchangeInvokeResponse,
     TokenExchangeResource,
+    TokenParameters,
     TokenRequest,
     TokenResponse,
     Transcript,
@@ -107,6 +112,7 @@ __all__ = [
     "ActionTypes",
     "Activity",
     "ActivityImportance",
+    "ActivitySet",
     "ActivityTypes",
     "AnimationCard",
     "Attachment",
@@ -130,6 +136,7 @@ __all__ = [
     "CommandValue",
     "ConnectorClient",
     "ContactRelationUpdateActionTypes",
+    "Conversation",
     "ConversationAccount",
     "ConversationMembers",
     "ConversationParameters",
@@ -139,6 +146,8 @@ __all__ = [
     "ConversationsResult",
     "DeliveryModes",
     "DeserializationError",
+    "DirectLineClient",
+    "DirectLineConversationsOperations",
     "EndOfConversationCodes",
     "Entity",
     "Error",
@@ -199,8 +208,11 @@ __all__ = [
     "TokenExchangeInvokeRequest",
     "TokenExchangeInvokeResponse",
     "TokenExchangeResource",
+    "TokenExpiredError",
+    "TokenParameters",
     "TokenRequest",
     "TokenResponse",
+    "TokensOperations",
     "Transcript",
     "UntrustedEndpointError",
     "VideoCard",

@@ -84,6 +84,8 @@ class Pipeline:
             return value
         finally:
             flow.close()
+            if operation.closing:
+                operation.close_resources()
 
     def _perform(self, action: Action) -> Any:
         if isinstance(action, Send):

@@ -11,7 +11,7 @@ Names follow azure-core so ``except ResourceNotFoundError`` reads the same as in
     │   └── DeserializationError       2xx body that does not parse as the documented model
     ├── HttpResponseError              any non-success status
     │   ├── ClientAuthenticationError  401
-    │   ├── PermissionDeniedError      403
+    │   ├── PermissionDeniedError      403 (TokenExpiredError when the service says code TokenExpired)
     │   ├── ResourceNotFoundError      404
     │   ├── ResourceExistsError        409
     │   ├── ResourceModifiedError      412
@@ -48,6 +48,7 @@ __all__ = [
     "ServiceResponseError",
     "ServiceResponseTimeoutError",
     "ServiceUnavailableError",
+    "TokenExpiredError",
     "UntrustedEndpointError",
 ]
 
@@ -147,6 +148,10 @@ class PermissionDeniedError(HttpResponseError):
     """403: authenticated but not allowed (Direct Line also uses it for an expired token)."""
 
 
+class TokenExpiredError(PermissionDeniedError):
+    """403 with code ``TokenExpired``: the Direct Line token must be refreshed or replaced (a new one from a secret)."""
+
+
 class ResourceNotFoundError(HttpResponseError):
     """404."""
 
@@ -187,8 +192,10 @@ _STATUS_ERRORS: dict[int, type[HttpResponseError]] = {
 }
 
 
-def error_class_for_status(status_code: int) -> type[HttpResponseError]:
-    """The most specific :class:`HttpResponseError` subclass for a status code."""
+def error_class_for_status(status_code: int, error_code: str | None = None) -> type[HttpResponseError]:
+    """The most specific :class:`HttpResponseError` subclass for a status code (and service error code)."""
+    if status_code == 403 and error_code == "TokenExpired":
+        return TokenExpiredError
     specific = _STATUS_ERRORS.get(status_code)
     if specific is not None:
         return specific

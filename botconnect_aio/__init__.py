@@ -26,12 +26,14 @@ from botconnect.errors import (
     ServiceResponseError,
     ServiceResponseTimeoutError,
     ServiceUnavailableError,
+    TokenExpiredError,
     UntrustedEndpointError,
 )
 from botconnect.models import (
     ActionTypes,
     Activity,
     ActivityImportance,
+    ActivitySet,
     ActivityTypes,
     AnimationCard,
     Attachment,
@@ -47,6 +49,7 @@ from botconnect.models import (
     CommandResultValue,
     CommandValue,
     ContactRelationUpdateActionTypes,
+    Conversation,
     ConversationAccount,
     ConversationMembers,
     ConversationParameters,
@@ -93,6 +96,7 @@ from botconnect.models import (
     TokenExchangeInvokeRequest,
     TokenExchangeInvokeResponse,
     TokenExchangeResource,
+    TokenParameters,
     TokenRequest,
     TokenResponse,
     Transcript,
@@ -102,12 +106,14 @@ from botconnect.models import (
 from ._paging import AsyncItemPaged, AsyncPageIterator
 from .auth import MicrosoftAppCredentials
 from .connector import AttachmentsOperations, AttachmentStream, ConnectorClient, ConversationsOperations
+from .directline import DirectLineClient, DirectLineConversationsOperations, TokensOperations
 
 __all__ = [
     "AccessToken",
     "ActionTypes",
     "Activity",
     "ActivityImportance",
+    "ActivitySet",
     "ActivityTypes",
     "AnimationCard",
     "AsyncItemPaged",
@@ -133,6 +139,7 @@ __all__ = [
     "CommandValue",
     "ConnectorClient",
     "ContactRelationUpdateActionTypes",
+    "Conversation",
     "ConversationAccount",
     "ConversationMembers",
     "ConversationParameters",
@@ -142,6 +149,8 @@ __all__ = [
     "ConversationsResult",
     "DeliveryModes",
     "DeserializationError",
+    "DirectLineClient",
+    "DirectLineConversationsOperations",
     "EndOfConversationCodes",
     "Entity",
     "Error",
@@ -200,8 +209,11 @@ __all__ = [
     "TokenExchangeInvokeRequest",
     "TokenExchangeInvokeResponse",
     "TokenExchangeResource",
+    "TokenExpiredError",
+    "TokenParameters",
     "TokenRequest",
     "TokenResponse",
+    "TokensOperations",
     "Transcript",
     "UntrustedEndpointError",
     "VideoCard",

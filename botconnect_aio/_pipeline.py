@@ -73,6 +73,8 @@ class AsyncPipeline:
             return value
         finally:
             flow.close()
+            if operation.closing:
+                operation.close_resources()
 
     async def _perform(self, action: Action) -> Any:
         if isinstance(action, Send):

@@ -12,7 +12,7 @@ from .pipeline import CallConfig, default_user_agent, make_timeout
 from .retry import RetryPolicy
 from .security import HostAllowList, ensure_safe_for_credentials
 
-__all__ = ["connector_config"]
+__all__ = ["connector_config", "endpoint_config"]
 
 
 def connector_config(
@@ -44,5 +44,28 @@ def connector_config(
         timeout=make_timeout(timeout),
         retry_policy=retry_policy if retry_policy is not None else RetryPolicy(),
         scopes=scopes,
+        trusted_hosts=allow,
+    )
+
+
+def endpoint_config(
+    endpoint: httpx.URL,
+    *,
+    timeout: float | httpx.Timeout | None,
+    retry_policy: RetryPolicy | None,
+    user_agent: str | None,
+) -> CallConfig:
+    """Call settings for a client whose credential belongs to exactly one endpoint (Direct Line, ACS)."""
+    if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
+        raise TypeError("retry_policy must be a RetryPolicy")
+    if user_agent is not None and not isinstance(user_agent, str):
+        raise TypeError("user_agent must be a str")
+    allow = HostAllowList.of([endpoint.host])
+    ensure_safe_for_credentials(endpoint, allow)
+    return CallConfig(
+        user_agent=default_user_agent(user_agent),
+        timeout=make_timeout(timeout),
+        retry_policy=retry_policy if retry_policy is not None else RetryPolicy(),
+        scopes=(),
         trusted_hosts=allow,
     )

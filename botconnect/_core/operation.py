@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import attrs
 import httpx
@@ -30,3 +30,9 @@ class Operation(Generic[T]):
     follow_redirects: bool = False
     #: attach the client's credential (False for token endpoints and anonymous calls)
     authenticate: bool = True
+    #: objects with ``close()`` (files opened for an upload) the driver closes once the call is over
+    closing: tuple[Any, ...] = ()
+
+    def close_resources(self) -> None:
+        for resource in self.closing:
+            resource.close()

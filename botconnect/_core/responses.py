@@ -132,7 +132,7 @@ def error_from_response(response: httpx.Response) -> HttpResponseError:
         message = f"{summary}: {details.code or details.message}"
     else:
         message = f"{summary}: the service returned no error details"
-    cls = error_class_for_status(response.status_code)
+    cls = error_class_for_status(response.status_code, details.code)
     return cls(message, response=response, error=details, retry_after=retry_after)
 
 

@@ -58,6 +58,7 @@ from .connector import (
     TokenResponse,
     Transcript,
 )
+from .directline import ActivitySet, Conversation, TokenParameters
 from .entities import (
     Entity,
     GeoCoordinates,
@@ -85,6 +86,7 @@ __all__ = [
     "ActionTypes",
     "Activity",
     "ActivityImportance",
+    "ActivitySet",
     "ActivityTypes",
     "AnimationCard",
     "Attachment",
@@ -100,6 +102,7 @@ __all__ = [
     "CommandResultValue",
     "CommandValue",
     "ContactRelationUpdateActionTypes",
+    "Conversation",
     "ConversationAccount",
     "ConversationMembers",
     "ConversationParameters",
@@ -146,6 +149,7 @@ __all__ = [
     "TokenExchangeInvokeRequest",
     "TokenExchangeInvokeResponse",
     "TokenExchangeResource",
+    "TokenParameters",
     "TokenRequest",
     "TokenResponse",
     "Transcript",
