@@ -75,7 +75,7 @@ class Pipeline:
             while True:
                 try:
                     result = self._perform(action)
-                except httpx.TransportError as exc:
+                except (httpx.RequestError, httpx.TooManyRedirects) as exc:
                     action = flow.throw(exc)
                 else:
                     action = flow.send(result)

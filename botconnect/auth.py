@@ -13,11 +13,11 @@ from ._core.auth import (
     AccessToken,
     AppCredentialCore,
     CloudSettings,
-    redact_request,
+    redact_error,
 )
 from ._core.pipeline import CallConfig
 from ._pipeline import Pipeline
-from .errors import HttpResponseError
+from .errors import BotConnectError
 
 __all__ = ["GOVERNMENT_CLOUD", "PUBLIC_CLOUD", "AccessToken", "CloudSettings", "MicrosoftAppCredentials"]
 
@@ -60,7 +60,7 @@ class MicrosoftAppCredentials:
         return self._core.scope
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        """A valid token for ``scopes`` (default: the Bot Framework scope); one refresh at a time across threads."""
+        """A valid token for ``scopes`` (default: the Bot Framework scope); concurrent callers share one refresh."""
         wanted = self._core.scopes_for(scopes)
         token = self._core.cached(wanted)
         if token is not None:
@@ -71,8 +71,8 @@ class MicrosoftAppCredentials:
                 return token
             try:
                 return self._pipeline.run(self._core.token_operation(wanted))
-            except HttpResponseError as exc:
-                exc.response.request = redact_request(exc.response.request)
+            except BotConnectError as exc:
+                redact_error(exc)
                 fallback = self._core.still_valid(wanted)
                 if fallback is not None:
                     return fallback

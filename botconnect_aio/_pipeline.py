@@ -64,7 +64,7 @@ class AsyncPipeline:
             while True:
                 try:
                     result = await self._perform(action)
-                except httpx.TransportError as exc:
+                except (httpx.RequestError, httpx.TooManyRedirects) as exc:
                     action = flow.throw(exc)
                 else:
                     action = flow.send(result)

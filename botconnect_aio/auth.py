@@ -13,10 +13,10 @@ from botconnect._core.auth import (
     AccessToken,
     AppCredentialCore,
     CloudSettings,
-    redact_request,
+    redact_error,
 )
 from botconnect._core.pipeline import CallConfig
-from botconnect.errors import HttpResponseError
+from botconnect.errors import BotConnectError
 
 from ._pipeline import AsyncPipeline
 
@@ -63,7 +63,7 @@ class MicrosoftAppCredentials:
         return self._core.scope
 
     async def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        """A valid token for ``scopes`` (default: the Bot Framework scope); one refresh at a time across tasks."""
+        """A valid token for ``scopes`` (default: the Bot Framework scope); concurrent callers share one refresh."""
         wanted = self._core.scopes_for(scopes)
         token = self._core.cached(wanted)
         if token is not None:
@@ -74,8 +74,8 @@ class MicrosoftAppCredentials:
                 return token
             try:
                 return await self._pipeline.run(self._core.token_operation(wanted))
-            except HttpResponseError as exc:
-                exc.response.request = redact_request(exc.response.request)
+            except BotConnectError as exc:
+                redact_error(exc)
                 fallback = self._core.still_valid(wanted)
                 if fallback is not None:
                     return fallback

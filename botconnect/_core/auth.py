@@ -161,3 +161,14 @@ def redact_request(request: httpx.Request) -> httpx.Request:
     """A copy of ``request`` safe to keep in an exception: no body, no Authorization header."""
     headers = {k: v for k, v in request.headers.items() if k.lower() != "authorization"}
     return httpx.Request(request.method, request.url, headers=headers, content=b"<redacted>")
+
+
+def redact_error(exc: BaseException) -> None:
+    """Strip the token request (which carries the client secret) from an error raised while fetching a token."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, httpx.Response):
+        try:
+            request = response.request
+        except RuntimeError:
+            return
+        response.request = redact_request(request)

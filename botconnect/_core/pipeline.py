@@ -125,8 +125,10 @@ class AcquireToken:
 Action = Send | ReadBody | Sleep | AcquireToken
 
 
-def _translate_transport_error(exc: httpx.TransportError) -> tuple[BotConnectError, bool]:
+def _translate_transport_error(exc: httpx.RequestError) -> tuple[BotConnectError, bool]:
     """Our error for an httpx failure, and whether a connection had been made (the server may have acted)."""
+    if isinstance(exc, httpx.DecodingError):
+        return ServiceResponseError(f"the response body could not be decoded: {exc}"), True
     if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
         return ServiceRequestTimeoutError(f"timed out connecting: {exc}"), False
     if isinstance(exc, httpx.ConnectError):
@@ -168,7 +170,9 @@ def call_flow(operation: Operation[T], config: CallConfig) -> Generator[Action, 
         _log_request(request, attempt)
         try:
             response: httpx.Response = yield Send(request, operation.stream, operation.follow_redirects)
-        except httpx.TransportError as exc:
+        except (httpx.RequestError, httpx.TooManyRedirects) as exc:
+            if isinstance(exc, httpx.TooManyRedirects):
+                raise ServiceResponseError(f"too many redirects: {exc}") from exc
             error, connected = _translate_transport_error(exc)
             delay = policy.decide_transport_error(
                 attempt=attempt,

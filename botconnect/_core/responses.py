@@ -30,7 +30,7 @@ def parse_json(response: httpx.Response) -> Any:
     """The JSON body of a success response; a bad body becomes :class:`DeserializationError`."""
     try:
         return json.loads(response.content)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise DeserializationError(
             f"expected a JSON body in the {response.status_code} response, could not parse it: {exc}",
             response=response,
@@ -100,7 +100,7 @@ def parse_error_details(response: httpx.Response) -> ErrorDetails:
         return ErrorDetails()
     try:
         data = json.loads(content)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         text = content.decode("utf-8", errors="replace").strip()
         return ErrorDetails(message=_preview(text), raw=text)
     if isinstance(data, Mapping):
@@ -126,10 +126,13 @@ def error_from_response(response: httpx.Response) -> HttpResponseError:
     details = parse_error_details(response)
     retry_after = parse_retry_after(response.headers)
     summary = f"{response.status_code} {response.reason_phrase}".strip()
-    if details.code and details.message:
-        message = f"{summary}: ({details.code}) {details.message}"
-    elif details.code or details.message:
-        message = f"{summary}: {details.code or details.message}"
+    # the full text stays in .error.message; the exception's own text is bounded
+    code = _preview(details.code) if details.code else None
+    text = _preview(details.message) if details.message else None
+    if code and text:
+        message = f"{summary}: ({code}) {text}"
+    elif code or text:
+        message = f"{summary}: {code or text}"
     else:
         message = f"{summary}: the service returned no error details"
     cls = error_class_for_status(response.status_code, details.code)
