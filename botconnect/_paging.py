@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Generic, TypeVar
 
 from ._core.operation import Operation
@@ -49,7 +49,9 @@ class ItemPaged(Iterator[T], Generic[T]):
         factory(None)  # build (and discard) the first request now, so bad arguments raise at the call site
         self._factory = factory
         self._run = run
-        self._items: Iterator[T] | None = None
+        self._pages: PageIterator[T] | None = None
+        self._page: Sequence[T] = ()
+        self._index = 0
 
     def by_page(self, continuation_token: str | None = None) -> PageIterator[T]:
         """Pages, starting at ``continuation_token`` (from a page or from an error raised mid-paging)."""
@@ -59,9 +61,15 @@ class ItemPaged(Iterator[T], Generic[T]):
         return self
 
     def __next__(self) -> T:
-        if self._items is None:
-            self._items = (item for page in self.by_page() for item in page)
-        return next(self._items)
+        # A failed page leaves the page iterator on the same token, so iterating again retries that page.
+        if self._pages is None:
+            self._pages = self.by_page()
+        while self._index >= len(self._page):
+            self._page = next(self._pages).items  # StopIteration ends us too
+            self._index = 0
+        item = self._page[self._index]
+        self._index += 1
+        return item
 
     def __repr__(self) -> str:
         return f"<ItemPaged of {getattr(self._factory, '__qualname__', 'operation')}>"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 from botconnect._core.operation import Operation
@@ -50,7 +50,7 @@ class AsyncItemPaged(AsyncIterator[T], Generic[T]):
         self._factory = factory
         self._run = run
         self._pages: AsyncPageIterator[T] | None = None
-        self._page: list[T] = []
+        self._page: Sequence[T] = ()
         self._index = 0
 
     def by_page(self, continuation_token: str | None = None) -> AsyncPageIterator[T]:
@@ -65,7 +65,7 @@ class AsyncItemPaged(AsyncIterator[T], Generic[T]):
             self._pages = self.by_page()
         while self._index >= len(self._page):
             page = await self._pages.__anext__()  # StopAsyncIteration ends us too
-            self._page = list(page.items)
+            self._page = page.items
             self._index = 0
         item = self._page[self._index]
         self._index += 1

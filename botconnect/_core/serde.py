@@ -73,6 +73,8 @@ def _structure_datetime(value: Any, _: Any) -> datetime:
 
 
 def _unstructure_datetime(value: datetime) -> str:
+    if value.tzinfo is None:  # the wire format (RFC 3339) needs an offset; naive means UTC, as in botbuilder
+        value = value.replace(tzinfo=UTC)
     text = value.isoformat()
     if value.utcoffset() == UTC.utcoffset(None) and text.endswith("+00:00"):
         return text[:-6] + "Z"
