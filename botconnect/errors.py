@@ -17,6 +17,7 @@ Names follow azure-core so ``except ResourceNotFoundError`` reads the same as in
     │   ├── ResourceModifiedError      412
     │   ├── RateLimitError             429
     │   └── ServerError                5xx (ServiceUnavailableError for 503, BadGatewayError for 502)
+    ├── ExpiredTokenError              a token refresher handed back an expired token (also a ValueError)
     └── ClientClosedError              the client was used after close() (also a RuntimeError)
 
 Argument mistakes raise the built-in ``ValueError`` / ``TypeError`` before anything is sent.
@@ -36,6 +37,7 @@ __all__ = [
     "ClientClosedError",
     "DeserializationError",
     "ErrorDetails",
+    "ExpiredTokenError",
     "HttpResponseError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -90,6 +92,10 @@ class DeserializationError(ServiceResponseError):
     def __init__(self, message: str, *, response: httpx.Response | None = None) -> None:
         super().__init__(message)
         self.response = response
+
+
+class ExpiredTokenError(BotConnectError, ValueError):
+    """A ``token_refresher`` returned a token that has already expired."""
 
 
 class ClientClosedError(BotConnectError, RuntimeError):

@@ -42,6 +42,7 @@ from botconnect.models import (
     Transcript,
     VideoCard,
 )
+from botconnect.models.identifiers import CommunicationIdentifier, identifier_from_raw_id
 
 PROPERTY_SETTINGS = settings(
     max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
@@ -111,6 +112,10 @@ def strategy_for(tp: Any) -> st.SearchStrategy[Any]:
     }
     if tp in scalars:
         return scalars[tp]
+    if tp is CommunicationIdentifier:  # ACS identifiers: every kind, and kinds the SDK does not know
+        prefixes = st.sampled_from(["8:acs:", "4:+", "8:orgid:", "8:teamsvisitor:", "28:orgid:", "28:dod:", "99:new:"])
+        suffix = st.text(alphabet="abcdef0123456789-", min_size=1, max_size=12)
+        return st.builds(lambda p, s: identifier_from_raw_id(p + s), prefixes, suffix)
     if _is_model(tp):
         return model_strategy(tp)
     raise TypeError(f"no strategy for {tp!r}")

@@ -27,7 +27,7 @@ from ..errors import (
 from .operation import Operation
 from .responses import error_from_response
 from .retry import RetryPolicy
-from .security import HostAllowList, ensure_safe_for_credentials
+from .security import HostAllowList, ensure_safe_for_credentials, without_credentials
 
 __all__ = [
     "AcquireToken",
@@ -187,7 +187,11 @@ def call_flow(operation: Operation[T], config: CallConfig) -> Generator[Action, 
             continue
         logger.debug("response %s %s -> %d", request.method, _safe_url(request.url), response.status_code)
         if response.status_code in operation.success:
-            return operation.parse(response)
+            try:
+                return operation.parse(response)
+            except BotConnectError:
+                response.request = without_credentials(request)
+                raise
         if operation.stream:
             yield ReadBody(response)
         failure = error_from_response(response)
@@ -199,6 +203,7 @@ def call_flow(operation: Operation[T], config: CallConfig) -> Generator[Action, 
             elapsed=config.clock() - started,
         )
         if delay is None:
+            failure.response.request = without_credentials(request)
             raise failure
         logger.info(
             "retrying %s %s in %.2fs after status %d",

@@ -18,6 +18,7 @@ __all__ = [
     "is_loopback",
     "path_segment",
     "same_origin",
+    "without_credentials",
 ]
 
 #: service URLs the Bot Framework channels use; a bot's token may be sent there by default
@@ -94,3 +95,9 @@ def path_segment(value: str, name: str) -> str:
     if set(value) == {"."}:  # "." and ".." would be collapsed by URL normalisation
         encoded = "%2E" * len(value)
     return encoded
+
+
+def without_credentials(request: httpx.Request) -> httpx.Request:
+    """A copy of ``request`` without its Authorization header, to keep inside an exception."""
+    headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() != "authorization"]
+    return httpx.Request(request.method, request.url, headers=headers, stream=request.stream)

@@ -1,0 +1,258 @@
+"""The async ACS Chat thread client: messages, participants, typing notifications and read receipts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+import httpx
+
+from botconnect._core.requests import chat as build
+from botconnect._core.retry import RetryPolicy
+from botconnect._core.security import path_segment
+from botconnect.models.chat import (
+    ChatError,
+    ChatMessage,
+    ChatMessageReadReceipt,
+    ChatMessageType,
+    ChatParticipant,
+    ChatRetentionPolicy,
+    ChatThreadProperties,
+    SendChatMessageResult,
+)
+from botconnect.models.identifiers import CommunicationIdentifier
+
+from .._paging import AsyncItemPaged
+from .._pipeline import AsyncPipeline, AsyncTokenCredential
+from ._credential import CommunicationTokenCredential
+
+__all__ = ["ChatThreadClient"]
+
+
+class ChatThreadClient:
+    """One chat thread (``thread_id``) at ``endpoint``; also from ``ChatClient.get_chat_thread_client``.
+
+    Takes the same ``credential`` and settings as :class:`ChatClient` (and, in ``botconnect_aio``, enters that
+    CommunicationTokenCredential on ``async with`` the same way).
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        credential: AsyncTokenCredential,
+        thread_id: str,
+        *,
+        api_version: str = build.DEFAULT_API_VERSION,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        retry_policy: RetryPolicy | None = None,
+        user_agent: str | None = None,
+    ) -> None:
+        path_segment(thread_id, "thread_id")
+        context = build.chat_context(endpoint, api_version)
+        config = build.chat_config(
+            context, credential, timeout=timeout, retry_policy=retry_policy, user_agent=user_agent
+        )
+        self._context = context
+        self._credential = credential
+        self._thread_id = thread_id
+        self._pipeline = AsyncPipeline(
+            config=config, credential=credential, http_client=http_client, transport=transport
+        )
+        self._entered_credential = False
+
+    @classmethod
+    def _bind(
+        cls, context: build.ChatContext, parent: AsyncPipeline, credential: AsyncTokenCredential, thread_id: str
+    ) -> ChatThreadClient:
+        """A thread client on the parent's connection pool (closing it leaves the pool to the parent)."""
+        path_segment(thread_id, "thread_id")
+        self = cls.__new__(cls)
+        self._context = context
+        self._credential = credential
+        self._thread_id = thread_id
+        self._pipeline = AsyncPipeline(config=parent.config, credential=credential, http_client=parent.http_client)
+        self._entered_credential = False
+        return self
+
+    @property
+    def thread_id(self) -> str:
+        return self._thread_id
+
+    @property
+    def endpoint(self) -> str:
+        return str(self._context.endpoint)
+
+    @property
+    def api_version(self) -> str:
+        return self._context.api_version
+
+    # -- the thread ---------------------------------------------------------------------------------------------
+
+    async def get_properties(
+        self, *, timeout: float | None = None, retry_policy: RetryPolicy | None = None
+    ) -> ChatThreadProperties:
+        """The thread's topic, creator, creation time (and metadata and retention policy on 2025-03-15)."""
+        operation = build.build_get_properties(self._context, self._thread_id)
+        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+
+    async def update_topic(
+        self, topic: str, *, timeout: float | None = None, retry_policy: RetryPolicy | None = None
+    ) -> None:
+        """Set the thread's topic."""
+        operation = build.build_update_properties(self._context, self._thread_id, topic=topic)
+        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+
+    async def update_properties(
+        self,
+        *,
+        topic: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        retention_policy: ChatRetentionPolicy | None = None,
+        timeout: float | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        """Change only the given properties (merge-patch); ``metadata`` and ``retention_policy`` need 2025-03-15."""
+        operation = build.build_update_properties(
+            self._context, self._thread_id, topic=topic, metadata=metadata, retention_policy=retention_policy
+        )
+        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+
+    # -- messages -----------------------------------------------------------------------------------------------
+
+    async def send_message(
+        self,
+        content: str,
+        *,
+        chat_message_type: ChatMessageType | str = ChatMessageType.TEXT,
+        sender_display_name: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> SendChatMessageResult:
+        """Send a ``text`` or ``html`` message; returns its id. Not retried once the service may have received it."""
+        operation = build.build_send_message(
+            self._context,
+            self._thread_id,
+            content,
+            chat_message_type=chat_message_type,
+            sender_display_name=sender_display_name,
+            metadata=metadata,
+        )
+        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+
+    async def get_message(
+        self, message_id: str, *, timeout: float | None = None, retry_policy: RetryPolicy | None = None
+    ) -> ChatMessage:
+        """One message by id."""
+        operation = build.build_get_message(self._context, self._thread_id, message_id)
+        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+
+    def list_messages(
+        self, *, results_per_page: int | None = None, start_time: datetime | None = None
+    ) -> AsyncItemPaged[ChatMessage]:
+        """The thread's messages, newest first (system messages included); ``start_time`` keeps later ones."""
+        factory = build.build_list_messages(self._context, self._thread_id, results_per_page, start_time)
+        return AsyncItemPaged(factory, self._pipeline.run)
+
+    async def update_message(
+        self,
+        message_id: str,
+        content: str | None = None,
+        *,
+        metadata: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        """Edit a message's content and/or metadata (merge-patch)."""
+        operation = build.build_update_message(self._context, self._thread_id, message_id, content, metadata=metadata)
+        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+
+    async def delete_message(
+        self, message_id: str, *, timeout: float | None = None, retry_policy: RetryPolicy | None = None
+    ) -> None:
+        """Delete a message."""
+        operation = build.build_delete_message(self._context, self._thread_id, message_id)
+        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+
+    # -- participants -------------------------------------------------------------------------------------------
+
+    def list_participants(
+        self, *, results_per_page: int | None = None, skip: int | None = None
+    ) -> AsyncItemPaged[ChatParticipant]:
+        """The thread's participants; ``skip`` starts that many participants in."""
+        factory = build.build_list_participants(self._context, self._thread_id, results_per_page, skip)
+        return AsyncItemPaged(factory, self._pipeline.run)
+
+    async def add_participants(
+        self,
+        thread_participants: Sequence[ChatParticipant],
+        *,
+        timeout: float | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> list[tuple[ChatParticipant, ChatError]]:
+        """Add participants; returns (participant, error) for each one that failed, an empty list if none did."""
+        operation = build.build_add_participants(self._context, self._thread_id, thread_participants)
+        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+
+    async def remove_participant(
+        self,
+        identifier: CommunicationIdentifier,
+        *,
+        timeout: float | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        """Remove a participant from the thread."""
+        operation = build.build_remove_participant(self._context, self._thread_id, identifier)
+        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+
+    # -- typing and read receipts -------------------------------------------------------------------------------
+
+    async def send_typing_notification(
+        self,
+        *,
+        sender_display_name: str | None = None,
+        timeout: float | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        """Tell the other participants this user is typing."""
+        operation = build.build_send_typing_notification(
+            self._context, self._thread_id, sender_display_name=sender_display_name
+        )
+        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+
+    async def send_read_receipt(
+        self, message_id: str, *, timeout: float | None = None, retry_policy: RetryPolicy | None = None
+    ) -> None:
+        """Mark ``message_id`` (and the messages before it) as read by this user."""
+        operation = build.build_send_read_receipt(self._context, self._thread_id, message_id)
+        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+
+    def list_read_receipts(
+        self, *, results_per_page: int | None = None, skip: int | None = None
+    ) -> AsyncItemPaged[ChatMessageReadReceipt]:
+        """The latest read receipt of each participant."""
+        factory = build.build_list_read_receipts(self._context, self._thread_id, results_per_page, skip)
+        return AsyncItemPaged(factory, self._pipeline.run)
+
+    async def close(self) -> None:
+        """Close this client (the connection pool too, unless it came from a ChatClient or ``http_client``)."""
+        await self._pipeline.close()
+
+    async def __aenter__(self) -> ChatThreadClient:
+        if isinstance(self._credential, CommunicationTokenCredential):
+            await self._credential.__aenter__()
+            self._entered_credential = True
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        try:
+            await self.close()
+        finally:
+            if self._entered_credential and isinstance(self._credential, CommunicationTokenCredential):
+                self._entered_credential = False
+                await self._credential.__aexit__(*exc_info)
+
+    def __repr__(self) -> str:
+        return f"<ChatThreadClient endpoint={self.endpoint!r} thread_id={self._thread_id!r}>"

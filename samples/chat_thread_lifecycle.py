@@ -1,0 +1,104 @@
+"""An ACS Chat thread's whole life with the sync client: create, talk, manage participants, read, delete.
+
+Runs offline against an in-memory fake service. To talk to a real Communication Services resource instead, set
+ACS_ENDPOINT (https://<resource>.communication.azure.com) and ACS_USER_TOKEN (a user access token with the chat
+scope, issued by your identity service).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _fake_acs import FakeAcs
+
+from botconnect.chat import (
+    AccessToken,
+    ChatClient,
+    ChatParticipant,
+    CommunicationTokenCredential,
+    PhoneNumberIdentifier,
+    identifier_from_raw_id,
+)
+
+USER_RAW_ID = "8:acs:sample-resource_sample-user"
+
+
+def demo_token(lifetime: int = 3600) -> str:
+    """An unsigned JWT for the fake service (a real one comes from your identity service)."""
+
+    def segment(data: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    return f"{segment({'alg': 'none'})}.{segment({'exp': int(time.time()) + lifetime})}.signature"
+
+
+def refresh_token() -> AccessToken:
+    """Where your app would ask its identity service for a new token; called when the old one nears expiry."""
+    token = demo_token()
+    return AccessToken(token, int(time.time()) + 3600)
+
+
+def make_client() -> ChatClient:
+    endpoint = os.environ.get("ACS_ENDPOINT")
+    if endpoint:
+        credential = CommunicationTokenCredential(os.environ["ACS_USER_TOKEN"])
+        return ChatClient(endpoint, credential)
+    credential = CommunicationTokenCredential(demo_token(), token_refresher=refresh_token)
+    fake = httpx.MockTransport(FakeAcs(USER_RAW_ID))
+    return ChatClient("https://sample.communication.azure.com", credential, transport=fake)
+
+
+def main() -> int:
+    me = identifier_from_raw_id(os.environ.get("ACS_USER_RAW_ID", USER_RAW_ID))
+    with make_client() as client:
+        created = client.create_chat_thread(
+            "Lunch plans",
+            thread_participants=[
+                ChatParticipant(identifier=me, display_name="Sample User"),
+                ChatParticipant(identifier=PhoneNumberIdentifier("+14255550123"), display_name="A phone"),
+            ],
+        )
+        thread_id = created.chat_thread.id
+        print(f"created thread {thread_id!r} ({created.chat_thread.topic})")
+        for participant, error in created.errors:
+            print(f"could not add {participant.display_name}: {error.message}")
+
+        thread = client.get_chat_thread_client(thread_id)
+        first = thread.send_message("Where shall we go?", sender_display_name="Sample User")
+        second = thread.send_message("<b>Pizza?</b>", chat_message_type="html")
+        print(f"sent messages {first.id} and {second.id}")
+        thread.update_message(first.id, "Where shall we go for lunch?")
+        print(f"edited message {first.id}: {thread.get_message(first.id).content.message!r}")
+        thread.send_typing_notification(sender_display_name="Sample User")
+        thread.send_read_receipt(second.id)
+
+        for page in thread.list_messages(results_per_page=1).by_page():
+            for message in page:
+                print(f"message {message.id} [{message.type}]: {message.content.message}")
+
+        friend = identifier_from_raw_id("8:acs:sample-resource_friend")
+        failed = thread.add_participants([ChatParticipant(identifier=friend, display_name="Friend")])
+        print(f"added a friend ({len(failed)} failures)")
+        names = [p.display_name for p in thread.list_participants()]
+        print(f"participants: {names}")
+        thread.remove_participant(friend)
+        print(f"removed the friend; read receipts: {[r.chat_message_id for r in thread.list_read_receipts()]}")
+
+        thread.update_topic("Lunch: pizza")
+        print(f"topic is now {thread.get_properties().topic!r}")
+        print(f"threads: {[t.topic for t in client.list_chat_threads()]}")
+        client.delete_chat_thread(thread_id)
+        print(f"deleted thread {thread_id!r}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,106 @@
+"""An ACS Chat thread's whole life with the async client (anyio: asyncio, or trio with ``--trio``).
+
+The credential refreshes its token in the background while ``async with`` holds the client (which enters its
+credential): the background task lives in that block's task group, as structured concurrency wants. Runs offline
+against an in-memory fake service; set ACS_ENDPOINT and ACS_USER_TOKEN to use a real resource instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import anyio
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _fake_acs import FakeAcs
+
+from botconnect_aio.chat import (
+    AccessToken,
+    ChatClient,
+    ChatParticipant,
+    CommunicationTokenCredential,
+    PhoneNumberIdentifier,
+    identifier_from_raw_id,
+)
+
+USER_RAW_ID = "8:acs:sample-resource_sample-user"
+
+
+def demo_token(lifetime: int = 3600) -> str:
+    """An unsigned JWT for the fake service (a real one comes from your identity service)."""
+
+    def segment(data: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    return f"{segment({'alg': 'none'})}.{segment({'exp': int(time.time()) + lifetime})}.signature"
+
+
+async def refresh_token() -> AccessToken:
+    """Where your app would ask its identity service for a new token, before the old one expires."""
+    token = demo_token()
+    return AccessToken(token, int(time.time()) + 3600)
+
+
+def make_client() -> ChatClient:
+    endpoint = os.environ.get("ACS_ENDPOINT")
+    if endpoint:
+        return ChatClient(endpoint, CommunicationTokenCredential(os.environ["ACS_USER_TOKEN"]))
+    credential = CommunicationTokenCredential(demo_token(), token_refresher=refresh_token, proactive_refresh=True)
+    fake = httpx.MockTransport(FakeAcs(USER_RAW_ID))
+    return ChatClient("https://sample.communication.azure.com", credential, transport=fake)
+
+
+async def main() -> int:
+    me = identifier_from_raw_id(os.environ.get("ACS_USER_RAW_ID", USER_RAW_ID))
+    async with make_client() as client:
+        created = await client.create_chat_thread(
+            "Lunch plans",
+            thread_participants=[
+                ChatParticipant(identifier=me, display_name="Sample User"),
+                ChatParticipant(identifier=PhoneNumberIdentifier("+14255550123"), display_name="A phone"),
+            ],
+        )
+        thread_id = created.chat_thread.id
+        print(f"created thread {thread_id!r} ({created.chat_thread.topic})")
+        for participant, error in created.errors:
+            print(f"could not add {participant.display_name}: {error.message}")
+
+        async with client.get_chat_thread_client(thread_id) as thread:
+            first = await thread.send_message("Where shall we go?", sender_display_name="Sample User")
+            second = await thread.send_message("<b>Pizza?</b>", chat_message_type="html")
+            print(f"sent messages {first.id} and {second.id}")
+            await thread.update_message(first.id, "Where shall we go for lunch?")
+            edited = await thread.get_message(first.id)
+            print(f"edited message {first.id}: {edited.content.message!r}")
+            await thread.send_typing_notification(sender_display_name="Sample User")
+            await thread.send_read_receipt(second.id)
+
+            async for page in thread.list_messages(results_per_page=1).by_page():
+                for message in page:
+                    print(f"message {message.id} [{message.type}]: {message.content.message}")
+
+            friend = identifier_from_raw_id("8:acs:sample-resource_friend")
+            failed = await thread.add_participants([ChatParticipant(identifier=friend, display_name="Friend")])
+            print(f"added a friend ({len(failed)} failures)")
+            names = [p.display_name async for p in thread.list_participants()]
+            print(f"participants: {names}")
+            await thread.remove_participant(friend)
+            receipts = [r.chat_message_id async for r in thread.list_read_receipts()]
+            print(f"removed the friend; read receipts: {receipts}")
+
+            await thread.update_topic("Lunch: pizza")
+            print(f"topic is now {(await thread.get_properties()).topic!r}")
+        print(f"threads: {[t.topic async for t in client.list_chat_threads()]}")
+        await client.delete_chat_thread(thread_id)
+        print(f"deleted thread {thread_id!r}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(anyio.run(main, backend="trio" if "--trio" in sys.argv else "asyncio"))
