@@ -4,8 +4,8 @@ The async twin with the same names is ``botconnect_aio.chat``.
 """
 
 from .._core.auth import AccessToken
-from ..errors import ExpiredTokenError
 from .._core.requests.chat import API_VERSION_2024_03_07, API_VERSION_2025_03_15, DEFAULT_API_VERSION
+from ..errors import ExpiredTokenError
 from ..models.chat import (
     ChatAttachment,
     ChatAttachmentType,

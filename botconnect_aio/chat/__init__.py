@@ -4,8 +4,8 @@ The sync twin with the same names is ``botconnect.chat``; paged methods return `
 """
 
 from botconnect._core.auth import AccessToken
-from botconnect.errors import ExpiredTokenError
 from botconnect._core.requests.chat import API_VERSION_2024_03_07, API_VERSION_2025_03_15, DEFAULT_API_VERSION
+from botconnect.errors import ExpiredTokenError
 from botconnect.models.chat import (
     ChatAttachment,
     ChatAttachmentType,
