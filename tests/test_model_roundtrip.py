@@ -117,7 +117,7 @@ def strategy_for(tp: Any) -> st.SearchStrategy[Any]:
         suffix = st.text(alphabet="abcdef0123456789-", min_size=1, max_size=12)
         return st.builds(lambda p, s: identifier_from_raw_id(p + s), prefixes, suffix)
     if _is_model(tp):
-        return model_strategy(tp)
+        return st.deferred(lambda: model_strategy(tp))
     raise TypeError(f"no strategy for {tp!r}")
 
 
@@ -136,7 +136,7 @@ def _fields_strategy(cls: type[Any], **overrides: st.SearchStrategy[Any]) -> st.
     kwargs = {
         f.name: overrides[f.name] if f.name in overrides else strategy_for(hints[f.name])
         for f in attrs.fields(cls)
-        if f.name != serde.EXTRAS_FIELD
+        if f.name != serde.EXTRAS_FIELD and f.init
     }
     return st.builds(cls, **kwargs)
 

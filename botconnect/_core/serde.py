@@ -38,6 +38,8 @@ T = TypeVar("T")
 WIRE_NAME = "botconnect.wire"
 #: metadata key for a per-field (structure, unstructure) hook pair, e.g. seconds-as-timedelta.
 CODEC = "botconnect.codec"
+#: attrs metadata key marking a field that is not part of the wire form (filled in by the SDK, never sent).
+LOCAL = "botconnect.local"
 #: the attribute every model uses to keep keys the SDK does not know.
 EXTRAS_FIELD = "additional_properties"
 #: class attribute naming the discriminator key of a polymorphic base (e.g. Entity's "type").
@@ -164,10 +166,18 @@ converter.register_unstructure_hook_factory(
 # -- models -----------------------------------------------------------------------------------------------
 
 
+def _wire_fields(cls: Any) -> list[attrs.Attribute[Any]]:
+    return [f for f in attrs.fields(cls) if f.name != EXTRAS_FIELD and not f.metadata.get(LOCAL)]
+
+
+def _omitted(cls: Any) -> dict[str, Any]:
+    return {f.name: override(omit=True) for f in attrs.fields(cls) if f.name == EXTRAS_FIELD or f.metadata.get(LOCAL)}
+
+
 def _make_model_structure(cls: type[T]) -> Callable[[Any, Any], T]:
-    fields = [f for f in attrs.fields(typing.cast(Any, cls)) if f.name != EXTRAS_FIELD]
+    fields = _wire_fields(cls)
     overrides: dict[str, Any] = {f.name: override(rename=wire_name(f)) for f in fields}
-    overrides[EXTRAS_FIELD] = override(omit=True)
+    overrides.update(_omitted(cls))
     for f in fields:
         codec = f.metadata.get(CODEC)
         if codec is not None:
@@ -196,9 +206,9 @@ def _make_model_structure(cls: type[T]) -> Callable[[Any, Any], T]:
 
 
 def _make_model_unstructure(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
-    fields = [f for f in attrs.fields(cls) if f.name != EXTRAS_FIELD]
+    fields = _wire_fields(cls)
     overrides: dict[str, Any] = {f.name: override(rename=wire_name(f), omit_if_default=True) for f in fields}
-    overrides[EXTRAS_FIELD] = override(omit=True)
+    overrides.update(_omitted(cls))
     for f in fields:
         codec = f.metadata.get(CODEC)
         if codec is not None:

@@ -237,7 +237,9 @@ class CreateChatThreadResult(Model):
 
     chat_thread: ChatThreadProperties | None = None
     invalid_participants: list[ChatError] | None = None
-    errors: list[tuple[ChatParticipant, ChatError]] = attrs.field(factory=list, init=False)
+    errors: list[tuple[ChatParticipant, ChatError]] = attrs.field(
+        factory=list, init=False, eq=False, metadata={serde.LOCAL: True}
+    )
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -259,24 +261,32 @@ class AddChatParticipantsResult(Model):
 
 @attrs.define(kw_only=True, repr=False)
 class ChatThreadsItemCollection(Model):
+    """One page of chat threads, with the ``nextLink`` to the next."""
+
     value: list[ChatThreadItem] | None = None
     next_link: str | None = None
 
 
 @attrs.define(kw_only=True, repr=False)
 class ChatMessagesCollection(Model):
+    """One page of messages, with the ``nextLink`` to the next."""
+
     value: list[ChatMessage] | None = None
     next_link: str | None = None
 
 
 @attrs.define(kw_only=True, repr=False)
 class ChatParticipantsCollection(Model):
+    """One page of participants, with the ``nextLink`` to the next."""
+
     value: list[ChatParticipant] | None = None
     next_link: str | None = None
 
 
 @attrs.define(kw_only=True, repr=False)
 class ChatMessageReadReceiptsCollection(Model):
+    """One page of read receipts, with the ``nextLink`` to the next."""
+
     value: list[ChatMessageReadReceipt] | None = None
     next_link: str | None = None
 
@@ -286,6 +296,8 @@ class ChatMessageReadReceiptsCollection(Model):
 
 @attrs.define(kw_only=True, repr=False)
 class CreateChatThreadRequest(Model):
+    """Body of a create-thread call: topic, first participants, metadata, retention policy."""
+
     topic: str | None = None
     participants: list[ChatParticipant] | None = None
     metadata: dict[str, str] | None = None
@@ -294,6 +306,8 @@ class CreateChatThreadRequest(Model):
 
 @attrs.define(kw_only=True, repr=False)
 class UpdateChatThreadRequest(Model):
+    """Merge-patch body of a thread update: topic, metadata, retention policy."""
+
     topic: str | None = None
     metadata: dict[str, str] | None = None
     retention_policy: ChatRetentionPolicy | None = None
@@ -301,6 +315,8 @@ class UpdateChatThreadRequest(Model):
 
 @attrs.define(kw_only=True, repr=False)
 class SendChatMessageRequest(Model):
+    """Body of a send-message call."""
+
     content: str | None = None
     sender_display_name: str | None = None
     type: ChatMessageType | str | None = None
@@ -309,20 +325,28 @@ class SendChatMessageRequest(Model):
 
 @attrs.define(kw_only=True, repr=False)
 class UpdateChatMessageRequest(Model):
+    """Merge-patch body of a message update: new content and metadata."""
+
     content: str | None = None
     metadata: dict[str, str] | None = None
 
 
 @attrs.define(kw_only=True, repr=False)
 class AddChatParticipantsRequest(Model):
+    """Body of ``participants/:add``: the participants to add."""
+
     participants: list[ChatParticipant] | None = None
 
 
 @attrs.define(kw_only=True, repr=False)
 class SendReadReceiptRequest(Model):
+    """Body of a read-receipt call: the message read."""
+
     chat_message_id: str | None = None
 
 
 @attrs.define(kw_only=True, repr=False)
 class SendTypingNotificationRequest(Model):
+    """Body of a typing notification: the display name to show."""
+
     sender_display_name: str | None = None
