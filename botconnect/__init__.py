@@ -52,7 +52,14 @@ if TYPE_CHECKING:
         identifier_from_raw_id,
     )
     from .connector import AttachmentsOperations, AttachmentStream, ConnectorClient, ConversationsOperations
-    from .directline import DirectLineClient, DirectLineConversationsOperations, TokensOperations
+    from .directline import (
+        ActivityIterator,
+        ConnectionStatus,
+        DirectLineClient,
+        DirectLineConversation,
+        DirectLineConversationsOperations,
+        TokensOperations,
+    )
     from .errors import (
         BadGatewayError,
         BotConnectError,
@@ -213,6 +220,9 @@ _LAZY: dict[str, str] = {
     "DEFAULT_API_VERSION": "botconnect.chat",
     "DeliveryModes": "botconnect.models",
     "DeserializationError": "botconnect.errors",
+    "ActivityIterator": "botconnect.directline",
+    "ConnectionStatus": "botconnect.directline",
+    "DirectLineConversation": "botconnect.directline",
     "DirectLineClient": "botconnect.directline",
     "DirectLineConversationsOperations": "botconnect.directline",
     "EndOfConversationCodes": "botconnect.models",
@@ -316,6 +326,7 @@ __all__ = [
     "ActionTypes",
     "Activity",
     "ActivityImportance",
+    "ActivityIterator",
     "ActivitySet",
     "ActivityTypes",
     "AnimationCard",
@@ -357,6 +368,7 @@ __all__ = [
     "CommunicationIdentifierKind",
     "CommunicationTokenCredential",
     "CommunicationUserIdentifier",
+    "ConnectionStatus",
     "ConnectorClient",
     "ContactRelationUpdateActionTypes",
     "Conversation",
@@ -372,6 +384,7 @@ __all__ = [
     "DeliveryModes",
     "DeserializationError",
     "DirectLineClient",
+    "DirectLineConversation",
     "DirectLineConversationsOperations",
     "EndOfConversationCodes",
     "Entity",

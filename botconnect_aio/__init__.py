@@ -149,7 +149,14 @@ if TYPE_CHECKING:
         identifier_from_raw_id,
     )
     from .connector import AttachmentsOperations, AttachmentStream, ConnectorClient, ConversationsOperations
-    from .directline import DirectLineClient, DirectLineConversationsOperations, TokensOperations
+    from .directline import (
+        ActivityIterator,
+        ConnectionStatus,
+        DirectLineClient,
+        DirectLineConversation,
+        DirectLineConversationsOperations,
+        TokensOperations,
+    )
 
 #: public name -> the module that defines it (imported on first attribute access)
 _LAZY: dict[str, str] = {
@@ -216,6 +223,9 @@ _LAZY: dict[str, str] = {
     "DEFAULT_API_VERSION": "botconnect_aio.chat",
     "DeliveryModes": "botconnect.models",
     "DeserializationError": "botconnect.errors",
+    "ActivityIterator": "botconnect_aio.directline",
+    "ConnectionStatus": "botconnect_aio.directline",
+    "DirectLineConversation": "botconnect_aio.directline",
     "DirectLineClient": "botconnect_aio.directline",
     "DirectLineConversationsOperations": "botconnect_aio.directline",
     "EndOfConversationCodes": "botconnect.models",
@@ -317,6 +327,7 @@ __all__ = [
     "ActionTypes",
     "Activity",
     "ActivityImportance",
+    "ActivityIterator",
     "ActivitySet",
     "ActivityTypes",
     "AnimationCard",
@@ -360,6 +371,7 @@ __all__ = [
     "CommunicationIdentifierKind",
     "CommunicationTokenCredential",
     "CommunicationUserIdentifier",
+    "ConnectionStatus",
     "ConnectorClient",
     "ContactRelationUpdateActionTypes",
     "Conversation",
@@ -375,6 +387,7 @@ __all__ = [
     "DeliveryModes",
     "DeserializationError",
     "DirectLineClient",
+    "DirectLineConversation",
     "DirectLineConversationsOperations",
     "EndOfConversationCodes",
     "Entity",

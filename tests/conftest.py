@@ -17,6 +17,13 @@ def env(request: pytest.FixtureRequest) -> Iterator[Env]:
         yield flavour
 
 
+@pytest.fixture(params=[f for f in FLAVOURS if f != "sync"])
+def async_env(request: pytest.FixtureRequest) -> Iterator[Env]:
+    """The async package only, on asyncio and on trio (for behaviour with no sync counterpart: cancellation)."""
+    with flavour_env(request.param) as flavour:
+        yield flavour
+
+
 @pytest.fixture
 def fake() -> FakeService:
     return FakeService()

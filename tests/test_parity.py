@@ -209,8 +209,11 @@ def _is_paged(func: Any) -> bool:
     return bool(re.search(r"\b(ItemPaged|PageIterator)\b", returns))
 
 
-#: twin client classes (e.g. ChatThreadClient): a plain method returning one is a factory
-TWIN_CLIENT_NAMES = frozenset(sync.__name__ for _, sync, _aio in CLASS_PAIRS if sync.__name__.endswith("Client"))
+#: twin classes a plain method hands out without I/O (ChatThreadClient; the Direct Line session and its iterator)
+NO_IO_HANDLES = frozenset({"DirectLineConversation", "ActivityIterator"})
+TWIN_CLIENT_NAMES = frozenset(
+    sync.__name__ for _, sync, _aio in CLASS_PAIRS if sync.__name__.endswith("Client") or sync.__name__ in NO_IO_HANDLES
+)
 
 
 def _is_factory(func: Any) -> bool:

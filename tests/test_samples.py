@@ -15,7 +15,9 @@ SAMPLE_FILES = sorted(p for p in SAMPLES.glob("*.py") if not p.name.startswith("
 
 @pytest.mark.parametrize("sample", SAMPLE_FILES, ids=lambda p: p.name)
 def test_sample_runs_offline(sample: Path) -> None:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("BOTCONNECT_", "MICROSOFT_APP", "ACS_"))}
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("BOTCONNECT_", "MICROSOFT_APP", "ACS_", "DIRECTLINE_"))
+    }
     environment["PYTHONPATH"] = str(SAMPLES.parent)
     result = subprocess.run(
         [sys.executable, str(sample)], capture_output=True, text=True, timeout=60, env=environment, check=False

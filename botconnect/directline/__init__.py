@@ -2,5 +2,13 @@
 
 from ._client import DirectLineClient
 from ._operations import DirectLineConversationsOperations, TokensOperations
+from ._session import ActivityIterator, ConnectionStatus, DirectLineConversation
 
-__all__ = ["DirectLineClient", "DirectLineConversationsOperations", "TokensOperations"]
+__all__ = [
+    "ActivityIterator",
+    "ConnectionStatus",
+    "DirectLineClient",
+    "DirectLineConversation",
+    "DirectLineConversationsOperations",
+    "TokensOperations",
+]
