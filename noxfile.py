@@ -22,3 +22,10 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy", "--strict", "botconnect", "botconnect_aio")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks (bench/run.py): ratios vs raw clients and the official SDKs on loopback; `-- --quick` to smoke."""
+    session.install("-e", ".[emulator,speed]", "-r", "bench/requirements.txt")
+    session.run("python", "bench/run.py", *session.posargs)

@@ -19,10 +19,15 @@ from types import ModuleType
 from typing import Any
 
 __all__ = [
+    "NOT_INSTALLED",
+    "AsyncCase",
+    "Context",
     "Row",
     "Settings",
     "Stat",
+    "SyncCase",
     "check",
+    "compare",
     "dist_version",
     "label",
     "measure",
@@ -37,7 +42,7 @@ AsyncCase = Callable[[int], Awaitable[object]]
 
 @dataclass(frozen=True)
 class Settings:
-    rounds: int = 5  # timed rounds per case (interleaved)
+    rounds: int = 7  # timed rounds per case (interleaved)
     seconds: float = 0.4  # target duration of one timed batch
     warmup: float = 0.15  # untimed calibration time per case
     quick: bool = False
@@ -111,7 +116,6 @@ def measure(
     *,
     items_per_op: int = 1,
     start: int = 1,
-    batches: Mapping[str, int] | None = None,
 ) -> dict[str, Stat]:
     """Time sync cases in interleaved rounds; rates are ``items_per_op`` items per operation per second."""
 
@@ -121,14 +125,14 @@ def measure(
         case(n)
         return time.perf_counter() - begin
 
-    sizes: dict[str, int] = dict(batches or {})
+    sizes: dict[str, int] = {}
     for name, case in cases.items():
-        n, spent, done = start, 0.0, name in sizes
+        n, spent, done = start, 0.0, False
         while not done:
             elapsed = timed(case, n)
             spent += elapsed
             n, done = _next_size(n, elapsed, spent, settings, start)
-        sizes.setdefault(name, n)
+        sizes[name] = n
     stats = {name: Stat([], sizes[name]) for name in cases}
     names = list(cases)
     for r in range(settings.rounds):

@@ -50,8 +50,8 @@ def unavailable() -> str | None:
 
 
 @contextlib.contextmanager
-def emulator(cpu: int | None) -> Iterator[tuple[str, str]]:
-    """The local Direct Line service in a child process; yields (endpoint, secret)."""
+def emulator(cpu: int | None) -> Iterator[tuple[str, str, int]]:
+    """The local Direct Line service in a child process; yields (endpoint, secret, pid)."""
     here = Path(__file__).resolve().parent
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(here.parent), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
@@ -62,7 +62,7 @@ def emulator(cpu: int | None) -> Iterator[tuple[str, str]]:
         line = proc.stdout.readline().split()
         if len(line) != 4 or line[0] != "ENDPOINT":
             raise RuntimeError(f"the Direct Line emulator did not start: {line!r}")
-        yield line[1], line[3]
+        yield line[1], line[3], proc.pid
     finally:
         if proc.stdin is not None:
             with contextlib.suppress(OSError):
@@ -181,17 +181,28 @@ def run(ctx: Context) -> list[Row]:
     if reason is not None:
         floor = "raw httpx + httpx-ws"
         return [Row(GROUP, "Direct Line stream", None, "activities/s", floor, None, None, note=f"not run: {reason}")]
-    with emulator(ctx.server_cpu) as (endpoint, secret):
-        return asyncio.run(_run(ctx, endpoint, secret))
+    with emulator(ctx.server_cpu) as (endpoint, secret, pid):
+        return asyncio.run(_run(ctx, endpoint, secret, pid))
 
 
-async def _run(ctx: Context, endpoint: str, secret: str) -> list[Row]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (0 where /proc is not there)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _run(ctx: Context, endpoint: str, secret: str, pid: int) -> list[Row]:
     quick = ctx.settings.quick
     pings = 20 if quick else 300
     messages = 50 if quick else 1000
     rounds = ctx.settings.rounds
     latencies: dict[str, list[float]] = {"ours": [], "raw": []}
     rates = {"ours": Stat([], messages), "raw": Stat([], messages)}
+    busy: dict[str, list[float]] = {"ours": [], "raw": []}  # the emulator's CPU use while flooded
     async with ours_chat(endpoint, secret) as ours, raw_chat(endpoint, secret) as raw:
         chats: dict[str, Chat] = {"ours": ours, "raw": raw}
         for chat in chats.values():  # warm up: the stream is open and every code path has run
@@ -203,7 +214,9 @@ async def _run(ctx: Context, endpoint: str, secret: str) -> list[Row]:
             for name in order:
                 latencies[name] += [await ping(chats[name], f"ping {r} {i}") for i in range(pings)]
             for name in order:
+                cpu, wall = cpu_seconds(pid), time.perf_counter()
                 rates[name].samples.append(await flood(chats[name], messages, f"flood {r}"))
+                busy[name].append((cpu_seconds(pid) - cpu) / (time.perf_counter() - wall))
 
     rows = compare(
         GROUP,
@@ -212,7 +225,8 @@ async def _run(ctx: Context, endpoint: str, secret: str) -> list[Row]:
         rates,
         "ours",
         [("raw", "raw httpx + httpx-ws (floor)", "")],
-        f"{messages:,} messages a round, each received twice (itself, then the echo)",
+        f"{messages:,} messages a round, each received twice (itself, then the echo); emulator CPU busy "
+        f"{statistics.median(busy['ours']):.0%} (ours) / {statistics.median(busy['raw']):.0%} (raw)",
     )
     for label, q in (("p50", 50), ("p99", 99)):
         ours_ms = percentile(latencies["ours"], q) * 1000

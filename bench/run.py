@@ -115,15 +115,11 @@ def table_cells(row: Row) -> tuple[str, ...]:
 
 def print_table(rows: list[Row]) -> None:
     cells = [COLUMNS, *(table_cells(r) for r in rows)]
-    widths = [min(max(len(c[i]) for c in cells), 60) for i in range(len(COLUMNS))]
-    right = {1, 3, 4}
+    widths = [max(len(c[i]) for c in cells) for i in range(len(COLUMNS))]
+    right = {1, 3, 4}  # numbers
     for n, line in enumerate(cells):
-        print(
-            "  ".join(
-                (text.rjust(widths[i]) if i in right else text.ljust(widths[i]))[: max(widths[i], len(text))]
-                for i, text in enumerate(line)
-            ).rstrip()
-        )
+        padded = [text.rjust(widths[i]) if i in right else text.ljust(widths[i]) for i, text in enumerate(line)]
+        print("  ".join(padded).rstrip())
         if n == 0:
             print("  ".join("-" * w for w in widths))
 

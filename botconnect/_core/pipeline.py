@@ -185,7 +185,8 @@ def call_flow(operation: Operation[T], config: CallConfig) -> Generator[Action, 
             logger.info("retrying %s %s in %.2fs after %s", request.method, _safe_url(request.url), delay, error)
             yield Sleep(delay)
             continue
-        logger.debug("response %s %s -> %d", request.method, _safe_url(request.url), response.status_code)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("response %s %s -> %d", request.method, _safe_url(request.url), response.status_code)
         if response.status_code in operation.success:
             try:
                 return operation.parse(response)

@@ -29,7 +29,7 @@ _TEXT_PREVIEW = 300
 def parse_json(response: httpx.Response) -> Any:
     """The JSON body of a success response; a bad body becomes :class:`DeserializationError`."""
     try:
-        return json.loads(response.content)
+        return serde.loads(response.content)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise DeserializationError(
             f"expected a JSON body in the {response.status_code} response, could not parse it: {exc}",
