@@ -1,8 +1,9 @@
 """Chat with a bot over Direct Line with the sync client: a streaming conversation session.
 
-Offline by default: it starts the local Direct Line service with its echo bot in this process (needs starlette and
-uvicorn), and cuts the stream once to show the session reconnecting without losing or repeating anything. Set
-DIRECTLINE_SECRET (and DIRECTLINE_ENDPOINT for a regional endpoint) to talk to your bot on the real service.
+Offline by default: it starts botconnect's local emulator with its echo bot in this process (needs the emulator
+extra: starlette and uvicorn), and cuts the stream once to show the session reconnecting without losing or
+repeating anything. Set DIRECTLINE_SECRET (and DIRECTLINE_ENDPOINT for a regional endpoint) to talk to your bot on
+the real service.
 Messages to send may be given as arguments.
 
     python samples/directline_chat.py "hello" "how are you?"
@@ -21,7 +22,7 @@ import botconnect
 from botconnect.directline import ConnectionStatus, DirectLineConversation
 
 if TYPE_CHECKING:
-    from botconnect._devserver.directline import DirectLineServer
+    from botconnect.emulator.directline import DirectLine
 
 DEFAULT_MESSAGES = ["hello", "what can you do?", "bye"]
 
@@ -50,7 +51,7 @@ def next_reply(conversation: DirectLineConversation) -> str | None:
 
 
 @contextlib.contextmanager
-def direct_line() -> Iterator[tuple[botconnect.DirectLineClient, DirectLineServer | None]]:
+def direct_line() -> Iterator[tuple[botconnect.DirectLineClient, DirectLine | None]]:
     """A client for the real service when DIRECTLINE_SECRET is set, else for a local one (also yielded)."""
     secret = os.environ.get("DIRECTLINE_SECRET")
     if secret:
@@ -58,13 +59,13 @@ def direct_line() -> Iterator[tuple[botconnect.DirectLineClient, DirectLineServe
         with botconnect.DirectLineClient(secret=secret, endpoint=endpoint) as client:
             yield client, None
         return
-    from botconnect._devserver.directline import DirectLineServer, serve
+    from botconnect.emulator import Emulator
 
     with (
-        serve(DirectLineServer()) as server,
-        botconnect.DirectLineClient(secret=server.secret, endpoint=server.endpoint) as client,
+        Emulator() as emulator,
+        botconnect.DirectLineClient(secret=emulator.secret, endpoint=emulator.url) as client,
     ):
-        yield client, server
+        yield client, emulator.directline
 
 
 def main(messages: list[str]) -> int:

@@ -1,8 +1,9 @@
 """Chat with a bot over Direct Line with the async client (asyncio, or trio with --trio): a streaming session.
 
-Offline by default: it starts the local Direct Line service with its echo bot in this process (needs starlette and
-uvicorn), and cuts the stream once to show the session reconnecting without losing or repeating anything. Set
-DIRECTLINE_SECRET (and DIRECTLINE_ENDPOINT for a regional endpoint) to talk to your bot on the real service.
+Offline by default: it starts botconnect's local emulator with its echo bot in this process (needs the emulator
+extra: starlette and uvicorn), and cuts the stream once to show the session reconnecting without losing or
+repeating anything. Set DIRECTLINE_SECRET (and DIRECTLINE_ENDPOINT for a regional endpoint) to talk to your bot on
+the real service.
 Messages to send may be given as arguments.
 
     python samples/directline_chat_async.py --trio "hello" "how are you?"
@@ -22,7 +23,7 @@ import botconnect_aio
 from botconnect_aio.directline import ConnectionStatus, DirectLineConversation
 
 if TYPE_CHECKING:
-    from botconnect._devserver.directline import DirectLineServer
+    from botconnect.emulator.directline import DirectLine
 
 DEFAULT_MESSAGES = ["hello", "what can you do?", "bye"]
 
@@ -43,19 +44,19 @@ async def next_reply(conversation: DirectLineConversation) -> str | None:
 
 
 @contextlib.contextmanager
-def endpoint() -> Iterator[tuple[str, str, DirectLineServer | None]]:
+def endpoint() -> Iterator[tuple[str, str, DirectLine | None]]:
     """(secret, endpoint, local server or None): the real service when DIRECTLINE_SECRET is set, else a local one."""
     secret = os.environ.get("DIRECTLINE_SECRET")
     if secret:
         yield secret, os.environ.get("DIRECTLINE_ENDPOINT", "https://directline.botframework.com"), None
         return
-    from botconnect._devserver.directline import DirectLineServer, serve
+    from botconnect.emulator import Emulator
 
-    with serve(DirectLineServer()) as server:  # its own thread and event loop
-        yield server.secret, server.endpoint, server
+    with Emulator() as emulator:  # its own thread and event loop: any async library can talk to it
+        yield emulator.secret, emulator.url, emulator.directline
 
 
-async def chat(secret: str, url: str, local_server: DirectLineServer | None, messages: list[str]) -> None:
+async def chat(secret: str, url: str, local_server: DirectLine | None, messages: list[str]) -> None:
     async with (
         botconnect_aio.DirectLineClient(secret=secret, endpoint=url) as client,
         client.open_conversation(user="sample-user", on_status=show_status) as conversation,

@@ -37,12 +37,17 @@ def sync_name(name: str) -> str:
     return name[5:] if name.startswith("Async") and name[5:6].isupper() else name
 
 
+#: server-side packages (the local emulator): one implementation, not a client with a sync and an async face
+SERVER_SIDE = frozenset({"emulator"})
+
+
 def public_modules(root: ModuleType) -> dict[str, ModuleType]:
     """Importable modules with no ``_``-prefixed component, keyed by their name relative to the package."""
     found = {"": root}
     for info in pkgutil.walk_packages(root.__path__, root.__name__ + "."):
         relative = info.name[len(root.__name__) + 1 :]
-        if any(part.startswith("_") for part in relative.split(".")):
+        parts = relative.split(".")
+        if any(part.startswith("_") for part in parts) or parts[0] in SERVER_SIDE:
             continue
         found[relative] = importlib.import_module(info.name)
     return found

@@ -1,0 +1,130 @@
+"""``python -m botconnect.emulator``: serve the emulator on loopback until Ctrl+C (or SIGTERM).
+
+It prints what it serves -- the base URL, the Direct Line endpoint and secret, the Connector serviceUrl, the ACS
+endpoint with a sample user token, the bot and the faults -- and serves until stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from .faults import FaultRule, Faults
+from .server import Emulator, is_loopback_host
+
+__all__ = ["main", "parser"]
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m botconnect.emulator",
+        description="A local Bot Framework channel: Direct Line 3.0, Bot Connector v3 and ACS Chat, on loopback.",
+        epilog="Fault rules (--fault, repeatable) are KIND[:PREFIX[:RATE[:ARG]]]: KIND is an HTTP status (429, 503, "
+        "500...), drop, drop-response or latency; ARG is the Retry-After (statuses) or the delay (latency) in "
+        "seconds. Example: --fault 429:/v3/conversations:0.1:2 --fault drop:/v3/directline:0.05",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; loopback only)")
+    p.add_argument("--port", type=int, default=5005, help="port to bind (default 5005; 0 picks a free one)")
+    p.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
+    p.add_argument("--bot", metavar="URL", help="your bot's messaging endpoint (default: the built-in echo bot)")
+    p.add_argument("--secret", default="dev-secret", help="the Direct Line secret (default dev-secret)")
+    p.add_argument("--token-lifetime", type=float, default=1800, metavar="SECONDS", help="Direct Line token lifetime")
+    p.add_argument("--app-id", help="require Connector calls to carry a token for this app id (with --app-password)")
+    p.add_argument("--app-password", help="the password --app-id must present at /botframework.com/oauth2/v2.0/token")
+    p.add_argument("--latency", type=float, default=0.0, metavar="SECONDS", help="delay every request")
+    p.add_argument("--error-rate", type=float, default=0.0, metavar="RATE", help="answer this fraction with 500")
+    p.add_argument("--seed", type=int, help="seed of the fault dice (same seed, same faults)")
+    p.add_argument("--fault", action="append", default=[], metavar="RULE", help="a fault rule (repeatable)")
+    p.add_argument(
+        "--short-tokens", type=float, metavar="SECONDS", help="cap the lifetime of every token issued (faults)"
+    )
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if not args.allow_remote and not is_loopback_host(args.host):
+        print(f"refusing to serve on {args.host}: not a loopback address (use --allow-remote)", file=sys.stderr)
+        return 2
+    if (args.app_id is None) != (args.app_password is None):
+        print("--app-id and --app-password go together", file=sys.stderr)
+        return 2
+    try:
+        rules = [FaultRule.parse(spec) for spec in args.fault]
+        faults = Faults(
+            latency=args.latency,
+            error_rate=args.error_rate,
+            seed=args.seed,
+            rules=rules,
+            token_lifetime=args.short_tokens,
+        )
+    except ValueError as exc:
+        print(f"bad fault options: {exc}", file=sys.stderr)
+        return 2
+    emulator = Emulator(
+        host=args.host,
+        port=args.port,
+        bot=args.bot,
+        secret=args.secret,
+        token_lifetime=args.token_lifetime,
+        faults=faults,
+        app_id=args.app_id,
+        app_password=args.app_password,
+        allow_remote=args.allow_remote,
+    )
+    try:
+        emulator.start()
+    except OSError as exc:
+        print(f"cannot serve: {exc}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        for line in _banner(emulator, faults):
+            print(line, flush=True)
+        while not stop.wait(0.5):
+            pass
+    finally:
+        emulator.stop()
+    print("botconnect emulator stopped", flush=True)
+    return 0
+
+
+def _banner(emulator: Emulator, faults: Faults) -> list[str]:
+    url = emulator.url
+    lines = [
+        f"botconnect emulator on {url}",
+        f"  Direct Line  endpoint {url}  secret {emulator.secret}",
+        f"  Connector    serviceUrl {emulator.service_url}",
+    ]
+    if emulator.app.auth.required:
+        lines.append(f"               app credentials required; tokens from {url}/botframework.com/oauth2/v2.0/token")
+    if emulator.acs is not None:
+        token, raw_id = emulator.issue_acs_token()
+        lines.append(f"  ACS Chat     endpoint {url}  user {raw_id}")
+        lines.append(f"               token {token}")
+    else:
+        lines.append("  ACS Chat     not available (botconnect.emulator.acs is missing)")
+    builtin = "  (built-in echo bot)" if not emulator.app.delivery.bot_url else ""
+    lines.append(f"  bot          {emulator.app.delivery.url}{builtin}")
+    active = [f"latency {faults.latency}s"] if faults.latency else []
+    active += [f"error rate {faults.error_rate}"] if faults.error_rate else []
+    active += [f"{r.kind} on {r.prefix} at {r.rate}" for r in faults.rules]
+    active += [f"tokens live at most {faults.token_lifetime}s"] if faults.token_lifetime is not None else []
+    if active:
+        lines.append("  faults       " + "; ".join(active))
+    lines.append("Press Ctrl+C to stop.")
+    return lines
+
+
+if __name__ == "__main__":
+    sys.exit(main())

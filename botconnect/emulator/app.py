@@ -1,0 +1,159 @@
+"""One ASGI app playing the channel: Direct Line at ``/v3/directline/...``, the Bot Connector at
+``/v3/conversations/...`` and ``/v3/attachments/...``, ACS Chat at ``/chat/...`` (when
+``botconnect.emulator.acs`` is present), an OAuth token endpoint, and the built-in bot at ``/_bot/api/messages``.
+``GET /_emulator`` describes what is served. Faults wrap it all (see :mod:`botconnect.emulator.faults`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from .bots import BotDelivery, EchoBot, OAuthIssuer
+from .connector import Connector, Store, error
+from .directline import DirectLine
+from .faults import FaultMiddleware, Faults, Receive, Scope, Send
+
+__all__ = ["DEFAULT_BOT_ACCOUNT", "IN_PROCESS_URL", "EmulatorApp", "load_acs"]
+
+DEFAULT_BOT_ACCOUNT: dict[str, Any] = {"id": "echo-bot", "name": "Echo Bot", "role": "bot"}
+#: the base URL of an emulator without a socket (any loopback name would do: only its own transports reach it)
+IN_PROCESS_URL = "http://emulator.localhost"
+
+
+def load_acs() -> type[Any] | None:
+    """``botconnect.emulator.acs.AcsChatService`` if that module is there and imports, else None."""
+    try:
+        module = importlib.import_module("botconnect.emulator.acs")
+    except ImportError:
+        return None
+    service: type[Any] | None = getattr(module, "AcsChatService", None)
+    return service
+
+
+class EmulatorApp:
+    """The composed ASGI app and the services behind it (state is touched on the emulator's loop only)."""
+
+    def __init__(
+        self,
+        *,
+        secret: str = "dev-secret",  # noqa: S107 - the well-known secret of a local emulator
+        token_lifetime: float = 1800,
+        clock: Callable[[], float] = time.monotonic,
+        bot: str | None = None,
+        app_id: str | None = None,
+        app_password: str | None = None,
+        faults: Faults | None = None,
+        channel_id: str = "directline",
+        bot_account: dict[str, Any] | None = None,
+        keepalive_interval: float | None = 30.0,
+        acs: bool = True,
+    ) -> None:
+        self.faults = faults or Faults()
+        self.base_url = IN_PROCESS_URL
+        self.serving = False
+        self.store = Store(bot_account=bot_account or DEFAULT_BOT_ACCOUNT, channel_id=channel_id)
+        self.store.service_url = self.base_url + "/"
+        self.auth = OAuthIssuer(app_id, app_password, self.faults)
+        self.connector = Connector(self.store, self.auth)
+        self.echo_bot: EchoBot | None = None
+        if bot is None:
+            self.echo_bot = EchoBot(
+                transport=self._internal_transport,
+                app_id=app_id,
+                app_password=app_password,
+                oauth_endpoint=lambda: self.base_url,
+            )
+        self.delivery = BotDelivery(
+            bot_url=bot, builtin_url=lambda: self.base_url + EchoBot.PATH, transport=self._internal_transport
+        )
+        self.directline = DirectLine(
+            self.store,
+            self.delivery,
+            secret=secret,
+            token_lifetime=token_lifetime,
+            clock=clock,
+            faults=self.faults,
+            keepalive_interval=keepalive_interval,
+        )
+        service = load_acs() if acs else None
+        #: the ACS Chat service (None when ``botconnect.emulator.acs`` is not available)
+        self.acs: Any = service() if service is not None else None
+        self._in_process: httpx.AsyncBaseTransport | None = None
+        routes: list[BaseRoute] = [Route("/_emulator", self._info, methods=["GET"])]
+        routes += self.directline.routes() + self.connector.routes() + self.auth.routes()
+        if self.echo_bot is not None:
+            routes += self.echo_bot.routes()
+        if self.acs is not None:
+            routes += self.acs.routes()
+        self.starlette = Starlette(
+            routes=routes, exception_handlers={HTTPException: _http_error, Exception: _server_error}
+        )
+        self.asgi = FaultMiddleware(self.starlette, lambda: self.faults)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.asgi(scope, receive, send)
+
+    def serve_at(self, base_url: str, *, socket: bool) -> None:
+        """Where the emulator is reachable: its own calls (bot delivery, the echo bot's replies) go there."""
+        self.base_url = base_url.rstrip("/")
+        self.serving = socket
+        self.store.service_url = self.base_url + "/"
+
+    def _internal_transport(self) -> httpx.AsyncBaseTransport | None:
+        """None when the emulator has a socket (calls go over the network), else an in-process transport."""
+        if self.serving:
+            return None
+        if self._in_process is None:
+            self._in_process = httpx.ASGITransport(app=self.asgi)
+        return self._in_process
+
+    async def aclose(self) -> None:
+        """Close the bot-side clients (on the emulator's loop)."""
+        if self.echo_bot is not None:
+            await self.echo_bot.aclose()
+        await self.delivery.aclose()
+
+    def reset(self) -> None:
+        """Forget every conversation, attachment and fault; reset the counters (tokens stay valid)."""
+        self.store.reset()
+        self.directline.reset()
+        self.faults.clear()
+        self.delivery.delivered.clear()
+        if self.echo_bot is not None:
+            self.echo_bot.received.clear()
+        if self.acs is not None:
+            self.acs.reset()
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "url": self.base_url,
+            "directline": {"endpoint": self.base_url, "secret": self.directline.secret},
+            "connector": {"serviceUrl": self.store.service_url, "appCredentials": self.auth.required},
+            "acs": {"endpoint": self.base_url} if self.acs is not None else None,
+            "bot": self.delivery.url,
+        }
+
+    async def _info(self, request: Request) -> Response:
+        return JSONResponse(self.describe())
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    code = {404: "NotFound", 405: "MethodNotAllowed"}.get(status, "BadArgument")
+    detail = exc.detail if isinstance(exc, HTTPException) else "error"
+    headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else None  # 405 keeps its Allow header
+    return error(status, code, f"{detail}: {request.method} {request.url.path}", headers)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    return error(500, "InternalServerError", f"the emulator failed: {type(exc).__name__}")

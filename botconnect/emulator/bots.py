@@ -1,0 +1,228 @@
+"""The bot side: delivering activities to a bot's messaging endpoint, the built-in echo bot, and the token
+endpoint bots sign in with.
+
+Delivery is what the Bot Framework service does: ``POST`` the activity (``serviceUrl`` = the emulator) to the bot's
+messaging endpoint -- the user's own (``--bot URL``) or the built-in :class:`EchoBot`, which the emulator serves at
+``/_bot/api/messages``. The echo bot is a real bot: it answers through the Connector endpoints with
+``botconnect_aio.ConnectorClient`` (over the socket when the emulator serves one, in-process otherwise).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from .connector import error
+from .directline import DeliveryResult
+from .faults import Faults
+
+__all__ = ["BotDelivery", "EchoBot", "OAuthIssuer"]
+
+TransportSource = Callable[[], httpx.AsyncBaseTransport | None]
+
+
+class EchoBot:
+    """Answers each message with ``echo: <text>`` (mentioning attachments), and ends the conversation after ``bye``.
+
+    Replies go through ``reply_to_activity`` (and ``send_to_conversation`` for the endOfConversation) on the
+    activity's ``serviceUrl``, with app credentials from the emulator's token endpoint when it has some.
+    """
+
+    PATH = "/_bot/api/messages"
+
+    def __init__(
+        self,
+        *,
+        transport: TransportSource,
+        app_id: str | None = None,
+        app_password: str | None = None,
+        oauth_endpoint: Callable[[], str] | None = None,
+    ) -> None:
+        self._transport = transport
+        self._app_id = app_id
+        self._app_password = app_password
+        self._oauth_endpoint = oauth_endpoint
+        self._clients: dict[str, Any] = {}
+        self._credential: Any = None
+        #: activities the bot received, most recent last (at most 200)
+        self.received: collections.deque[dict[str, Any]] = collections.deque(maxlen=200)
+
+    def routes(self) -> list[BaseRoute]:
+        return [Route(self.PATH, self._handle, methods=["POST"])]
+
+    async def aclose(self) -> None:
+        clients, self._clients = self._clients, {}
+        for client in clients.values():
+            await client.close()
+        if self._credential is not None:
+            await self._credential.close()
+            self._credential = None
+
+    def _client(self, service_url: str) -> Any:
+        import botconnect_aio  # imported late: the SDK's async façade is only needed once a bot answers
+
+        client = self._clients.get(service_url)
+        if client is None:
+            transport = self._transport()
+            if self._app_id and self._app_password and self._credential is None:
+                endpoint = self._oauth_endpoint() if self._oauth_endpoint else "http://localhost"
+                self._credential = botconnect_aio.MicrosoftAppCredentials(
+                    self._app_id,
+                    self._app_password,
+                    oauth_endpoint=endpoint if transport is None else "http://localhost",
+                    transport=transport,
+                )
+            client = botconnect_aio.ConnectorClient(service_url, self._credential, transport=transport)
+            self._clients[service_url] = client
+        return client
+
+    async def _handle(self, request: Request) -> Response:
+        from botconnect.errors import BotConnectError
+        from botconnect.models import Activity, ActivityTypes
+
+        try:
+            data = json.loads(await request.body())
+            activity = Activity.from_dict(data)
+        except Exception as exc:
+            return JSONResponse({"error": {"code": "BadArgument", "message": f"not an activity: {exc}"}}, 400)
+        self.received.append(data)
+        if activity.type != ActivityTypes.MESSAGE:
+            return Response(status_code=200)
+        if not activity.service_url or activity.conversation is None or not activity.conversation.id:
+            return JSONResponse({"error": {"code": "BadArgument", "message": "no serviceUrl or conversation"}}, 400)
+        text = activity.text or ""
+        count = len(activity.attachments or [])
+        answer = f"echo: {text}" if not count else f"echo: {text} ({count} attachment{'s' if count > 1 else ''})"
+        client = self._client(activity.service_url)
+        conversation_id = activity.conversation.id
+        try:
+            reply = activity.create_reply(answer)
+            if activity.id:
+                await client.conversations.reply_to_activity(conversation_id, activity.id, reply)
+            else:
+                await client.conversations.send_to_conversation(conversation_id, reply)
+            if text.strip().lower() == "bye":
+                goodbye = activity.create_reply()
+                goodbye.type = ActivityTypes.END_OF_CONVERSATION
+                goodbye.code = "completedSuccessfully"
+                await client.conversations.send_to_conversation(conversation_id, goodbye)
+        except BotConnectError as exc:
+            return JSONResponse({"error": {"code": "BotError", "message": str(exc)}}, 500)
+        return Response(status_code=200)
+
+
+class BotDelivery:
+    """Posts activities to the bot: ``bot_url`` when given, else the built-in bot (in-process without a socket)."""
+
+    def __init__(
+        self,
+        *,
+        bot_url: str | None,
+        builtin_url: Callable[[], str],
+        transport: TransportSource,
+        timeout: float = 15.0,
+    ) -> None:
+        self.bot_url = bot_url
+        self.timeout = timeout
+        self._builtin_url = builtin_url
+        self._transport = transport
+        self._network: httpx.AsyncClient | None = None
+        self._in_process: httpx.AsyncClient | None = None
+        #: every activity delivered (most recent last, at most 200), for tests
+        self.delivered: collections.deque[dict[str, Any]] = collections.deque(maxlen=200)
+
+    @property
+    def url(self) -> str:
+        return self.bot_url or self._builtin_url()
+
+    def _client(self) -> httpx.AsyncClient:
+        transport = None if self.bot_url else self._transport()
+        if transport is not None:
+            if self._in_process is None:
+                self._in_process = httpx.AsyncClient(transport=transport, timeout=self.timeout)
+            return self._in_process
+        if self._network is None:
+            self._network = httpx.AsyncClient(timeout=self.timeout, trust_env=False)
+        return self._network
+
+    async def __call__(self, activity: dict[str, Any]) -> DeliveryResult:
+        self.delivered.append(activity)
+        try:
+            response = await self._client().post(self.url, json=activity)
+        except httpx.TimeoutException:
+            return DeliveryResult(None, "the bot timed out")
+        except httpx.HTTPError as exc:
+            return DeliveryResult(None, f"the bot is unreachable: {type(exc).__name__}")
+        return DeliveryResult(response.status_code, f"the bot answered {response.status_code}")
+
+    async def aclose(self) -> None:
+        for client in (self._network, self._in_process):
+            if client is not None:
+                await client.aclose()
+        self._network = self._in_process = None
+
+
+class OAuthIssuer:
+    """The emulator's stand-in for Azure AD's client-credentials endpoint, and the check of the tokens it issued."""
+
+    def __init__(
+        self, app_id: str | None, app_password: str | None, faults: Faults, clock: Callable[[], float] = time.time
+    ) -> None:
+        if (app_id is None) != (app_password is None):
+            raise ValueError("give both app_id and app_password, or neither")
+        self.app_id = app_id
+        self.app_password = app_password
+        self.faults = faults
+        self.clock = clock
+        self._tokens: dict[str, float] = {}
+
+    @property
+    def required(self) -> bool:
+        return self.app_id is not None
+
+    def issue(self) -> tuple[str, int]:
+        lifetime = int(self.faults.lifetime(3600))
+        token = "emu." + secrets.token_urlsafe(24)
+        self._tokens[token] = self.clock() + lifetime
+        return token, lifetime
+
+    def check(self, request: Request) -> Response | None:
+        """None when the call may proceed (anonymous calls are fine unless app credentials were configured)."""
+        if not self.required:
+            return None
+        header = request.headers.get("authorization", "")
+        expires = self._tokens.get(header[7:].strip()) if header.startswith("Bearer ") else None
+        if expires is None or self.clock() >= expires:
+            return error(401, "Unauthorized", "Authorization has been denied for this request.")
+        return None
+
+    def routes(self) -> list[BaseRoute]:
+        return [Route("/{tenant}/oauth2/v2.0/token", self._token, methods=["POST"])]
+
+    async def _token(self, request: Request) -> Response:
+        form = parse_qs((await request.body()).decode("utf-8", "replace"))
+        client_id = form.get("client_id", [""])[0]
+        client_secret = form.get("client_secret", [""])[0]
+        if form.get("grant_type", [""])[0] != "client_credentials":
+            return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
+        known = self.app_id is None or (
+            secrets.compare_digest(client_id, self.app_id)
+            and secrets.compare_digest(client_secret, self.app_password or "")
+        )
+        if not client_id or not known:
+            return JSONResponse(
+                {"error": "invalid_client", "error_description": "unknown client id or wrong secret"}, status_code=401
+            )
+        token, lifetime = self.issue()
+        body = {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token}
+        return JSONResponse(body)

@@ -1,0 +1,391 @@
+"""Run the emulator: its own event loop in a background thread, serving with uvicorn on loopback, and transports
+that reach it with no socket at all.
+
+::
+
+    with Emulator() as emulator:                      # 127.0.0.1, a free port
+        client = DirectLineClient(secret=emulator.secret, endpoint=emulator.url)
+
+    emulator = Emulator(socket=False).start()         # no socket: only its transports reach it
+    client = DirectLineClient(secret=emulator.secret, endpoint=emulator.url, transport=emulator.transport())
+
+Everything the emulator keeps lives on that one loop, so it does not care which event loop (or none) its callers
+use: asyncio, trio, pytest-asyncio's session loop or plain threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio.to_thread
+import httpx
+
+from .app import IN_PROCESS_URL, EmulatorApp
+from .connector import Connector, Store
+from .directline import DirectLine
+from .faults import DroppedConnection, Faults
+
+if TYPE_CHECKING:
+    import botconnect
+    import botconnect_aio
+
+__all__ = ["Emulator", "is_loopback_host"]
+
+T = TypeVar("T")
+_START_TIMEOUT = 10.0
+
+
+def is_loopback_host(host: str) -> bool:
+    from botconnect._core.security import is_loopback
+
+    return is_loopback(host)
+
+
+class Emulator:
+    """A faithful, stateful local Bot Framework channel: Direct Line, Bot Connector v3 and ACS Chat.
+
+    ``start()`` (or ``with``) serves it on ``host:port`` (``port=0``: a free one; ``socket=False``: no socket,
+    reach it through :meth:`transport` / :meth:`async_transport`); ``stop()`` ends it. ``bot`` is the URL of your
+    bot's messaging endpoint (None: the built-in echo bot). Binding to a non-loopback address needs
+    ``allow_remote=True``. The services are :attr:`directline`, :attr:`connector` and :attr:`acs`; their state is
+    :attr:`store`; :attr:`faults` makes everything misbehave on demand.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        socket: bool = True,
+        bot: str | None = None,
+        secret: str = "dev-secret",  # noqa: S107 - the well-known secret of a local emulator
+        token_lifetime: float = 1800,
+        clock: Callable[[], float] = time.monotonic,
+        faults: Faults | None = None,
+        app_id: str | None = None,
+        app_password: str | None = None,
+        keepalive_interval: float | None = 30.0,
+        bot_account: dict[str, Any] | None = None,
+        allow_remote: bool = False,
+    ) -> None:
+        if socket and not allow_remote and not is_loopback_host(host):
+            raise ValueError(f"refusing to serve on {host!r}, which is not loopback (allow_remote=True to insist)")
+        self.host = host
+        self.port = port
+        self.socket = socket
+        self.app = EmulatorApp(
+            secret=secret,
+            token_lifetime=token_lifetime,
+            clock=clock,
+            bot=bot,
+            app_id=app_id,
+            app_password=app_password,
+            faults=faults,
+            keepalive_interval=keepalive_interval,
+            bot_account=bot_account,
+        )
+        self._lock = threading.RLock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: Any = None
+        self._serving: concurrent.futures.Future[None] | None = None
+        self._url: str | None = None
+
+    # -- what it serves ----------------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The base URL: Direct Line endpoint, ACS endpoint, and (with a trailing ``/``) the Connector serviceUrl."""
+        return self._url or IN_PROCESS_URL
+
+    @property
+    def service_url(self) -> str:
+        return self.url + "/"
+
+    @property
+    def secret(self) -> str:
+        return self.app.directline.secret
+
+    @property
+    def faults(self) -> Faults:
+        return self.app.faults
+
+    @property
+    def directline(self) -> DirectLine:
+        """The Direct Line service: its faults, counters and control methods (``bot_says``, ``drop_streams``...)."""
+        return self.app.directline
+
+    @property
+    def connector(self) -> Connector:
+        return self.app.connector
+
+    @property
+    def store(self) -> Store:
+        """Every conversation, activity, member and attachment (read it from tests; it lives on the emulator's loop)."""
+        return self.app.store
+
+    @property
+    def acs(self) -> Any:
+        """The ACS Chat service, or None when ``botconnect.emulator.acs`` is not available."""
+        return self.app.acs
+
+    @property
+    def running(self) -> bool:
+        return self._loop is not None
+
+    def __repr__(self) -> str:
+        return f"<Emulator url={self.url!r} bot={self.app.delivery.url!r}>"
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+
+    def start(self) -> Emulator:
+        """Start serving (on a socket unless ``socket=False``); returns self. Starting twice is a no-op."""
+        with self._lock:
+            loop = self._ensure_loop()
+            if not self.socket or self._server is not None:
+                return self
+            import uvicorn
+
+            config = uvicorn.Config(
+                self.app,
+                host=self.host,
+                port=self.port,
+                log_config=None,
+                log_level="warning",
+                ws="wsproto",
+                http="h11",
+                lifespan="off",
+                timeout_graceful_shutdown=2,
+            )
+            server = uvicorn.Server(config)
+            serving = asyncio.run_coroutine_threadsafe(server.serve(), loop)
+            deadline = time.monotonic() + _START_TIMEOUT
+            while not server.started:
+                if serving.done() or time.monotonic() > deadline:
+                    server.should_exit = True
+                    with contextlib.suppress(BaseException):
+                        serving.result(timeout=5)
+                    raise OSError(f"the emulator could not serve on {self.host}:{self.port}")
+                time.sleep(0.005)
+            self._server, self._serving = server, serving
+            port = server.servers[0].sockets[0].getsockname()[1]
+            host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host  # noqa: S104 - naming it, not binding
+            host = f"[{host}]" if ":" in host else host
+            self._url = f"http://{host}:{port}"
+            self.app.serve_at(self._url, socket=True)
+            return self
+
+    def stop(self) -> None:
+        """Stop serving, close the bot-side clients and end the loop thread. Safe to call twice."""
+        with self._lock:
+            loop, thread, server, serving = self._loop, self._thread, self._server, self._serving
+            self._server = self._serving = None
+            if loop is None or thread is None:
+                return
+            if server is not None and serving is not None:
+                server.should_exit = True
+                try:
+                    serving.result(timeout=10)
+                except concurrent.futures.TimeoutError:
+                    server.force_exit = True
+                    with contextlib.suppress(BaseException):
+                        serving.result(timeout=5)
+                except BaseException:  # noqa: S110 - it stopped, one way or another
+                    pass
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=10)
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(10)
+            self._loop = self._thread = None
+            self.app.store.loop = None
+            self.app.serve_at(IN_PROCESS_URL, socket=False)
+            self._url = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            return self._loop or self._new_loop()
+
+    def _new_loop(self) -> asyncio.AbstractEventLoop:
+        loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            loop.call_soon(ready.set)
+            try:
+                loop.run_forever()
+            finally:
+                with contextlib.suppress(Exception):
+                    loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.close()
+
+        thread = threading.Thread(target=run, name="botconnect-emulator", daemon=True)
+        thread.start()
+        ready.wait(_START_TIMEOUT)
+        self._loop, self._thread = loop, thread
+        self.app.store.loop = loop
+        return loop
+
+    async def _shutdown(self) -> None:
+        await self.app.aclose()
+        current = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks() if t is not current]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- calling in --------------------------------------------------------------------------------------------
+
+    def run(self, fn: Callable[[], Coroutine[Any, Any, T]], timeout: float | None = 30.0) -> T:
+        """Run a coroutine function on the emulator's loop and wait for its result (from any other thread)."""
+        loop = self._ensure_loop()
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("Emulator.run() cannot be called from the emulator's own thread")
+        return asyncio.run_coroutine_threadsafe(fn(), loop).result(timeout)
+
+    def reset(self) -> None:
+        """Forget conversations, attachments and faults; reset the counters."""
+        self.app.store.on_loop(self.app.reset)
+
+    def transport(self) -> httpx.BaseTransport:
+        """A sync httpx transport into the emulator with no socket (HTTP only: streams fall back to polling)."""
+        self._ensure_loop()
+        return _SyncTransport(self)
+
+    def async_transport(self) -> httpx.AsyncBaseTransport:
+        """An async httpx transport into the emulator with no socket, usable from any event loop (asyncio, trio)."""
+        self._ensure_loop()
+        return _AsyncTransport(self)
+
+    def issue_acs_token(self, user_raw_id: str | None = None, *, lifetime: float = 3600) -> tuple[str, str]:
+        """An ACS user token (and the user's raw id) the ACS Chat endpoints accept."""
+        if self.app.acs is None:
+            raise RuntimeError("the ACS Chat emulator (botconnect.emulator.acs) is not available")
+        acs = self.app.acs
+        ttl = self.faults.lifetime(lifetime)
+        token, raw_id = self.app.store.on_loop(lambda: acs.issue_user_token(user_raw_id, lifetime=ttl))
+        return str(token), str(raw_id)
+
+    # -- clients wired to it -----------------------------------------------------------------------------------
+
+    def _client_transport(self, asynchronous: bool) -> dict[str, Any]:
+        if self._server is not None:
+            return {}
+        return {"transport": self.async_transport() if asynchronous else self.transport()}
+
+    def directline_client(self, **options: Any) -> botconnect.DirectLineClient:
+        import botconnect
+
+        options.setdefault("secret", self.secret)
+        return botconnect.DirectLineClient(endpoint=self.url, **{**self._client_transport(False), **options})
+
+    def connector_client(self, credential: Any = None, **options: Any) -> botconnect.ConnectorClient:
+        import botconnect
+
+        return botconnect.ConnectorClient(self.service_url, credential, **{**self._client_transport(False), **options})
+
+    def chat_client(self, user_raw_id: str | None = None, **options: Any) -> botconnect.ChatClient:
+        import botconnect
+
+        token, _ = self.issue_acs_token(user_raw_id)
+        credential = botconnect.CommunicationTokenCredential(token)
+        return botconnect.ChatClient(self.url, credential, **{**self._client_transport(False), **options})
+
+    def aio_directline_client(self, **options: Any) -> botconnect_aio.DirectLineClient:
+        import botconnect_aio
+
+        options.setdefault("secret", self.secret)
+        return botconnect_aio.DirectLineClient(endpoint=self.url, **{**self._client_transport(True), **options})
+
+    def aio_connector_client(self, credential: Any = None, **options: Any) -> botconnect_aio.ConnectorClient:
+        import botconnect_aio
+
+        transport = self._client_transport(True)
+        return botconnect_aio.ConnectorClient(self.service_url, credential, **{**transport, **options})
+
+    def aio_chat_client(self, user_raw_id: str | None = None, **options: Any) -> botconnect_aio.ChatClient:
+        import botconnect_aio
+
+        token, _ = self.issue_acs_token(user_raw_id)
+        credential = botconnect_aio.CommunicationTokenCredential(token)
+        return botconnect_aio.ChatClient(self.url, credential, **{**self._client_transport(True), **options})
+
+
+def _timeout(request: httpx.Request) -> float | None:
+    timeouts = request.extensions.get("timeout") or {}
+    read = timeouts.get("read")
+    return None if read is None else float(read) + 1.0
+
+
+class _SyncTransport(httpx.BaseTransport):
+    def __init__(self, emulator: Emulator) -> None:
+        self._emulator = emulator
+        self._asgi = httpx.ASGITransport(app=emulator.app)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        loop = self._emulator._ensure_loop()
+        if threading.current_thread() is self._emulator._thread:
+            raise RuntimeError("the emulator's sync transport cannot be used on the emulator's own thread")
+        copy = httpx.Request(request.method, request.url, headers=request.headers, content=request.read())
+        future = asyncio.run_coroutine_threadsafe(_call(self._asgi, copy), loop)
+        try:
+            status, headers, content = future.result(_timeout(request))
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise httpx.ReadTimeout("the emulator did not answer in time", request=request) from None
+        except DroppedConnection as exc:
+            raise httpx.RemoteProtocolError(str(exc), request=request) from None
+        return httpx.Response(status, headers=headers, content=content, request=request)
+
+
+class _AsyncTransport(httpx.AsyncBaseTransport):
+    def __init__(self, emulator: Emulator) -> None:
+        self._emulator = emulator
+        self._asgi = httpx.ASGITransport(app=emulator.app)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        loop = self._emulator._ensure_loop()
+        copy = httpx.Request(request.method, request.url, headers=request.headers, content=await request.aread())
+        future = asyncio.run_coroutine_threadsafe(_call(self._asgi, copy), loop)
+        try:
+            with anyio.fail_after(_timeout(request)):
+                status, headers, content = await _wait(future)
+        except TimeoutError:
+            raise httpx.ReadTimeout("the emulator did not answer in time", request=request) from None
+        except DroppedConnection as exc:
+            raise httpx.RemoteProtocolError(str(exc), request=request) from None
+        return httpx.Response(status, headers=headers, content=content, request=request)
+
+
+async def _wait(future: concurrent.futures.Future[T]) -> T:
+    """Await a future of the emulator's loop from any async library; cancelling the wait cancels the call."""
+    try:
+        import sniffio
+
+        library = sniffio.current_async_library()
+    except Exception:
+        library = ""
+    if library == "asyncio":
+        return await asyncio.wrap_future(future)
+    try:
+        return await anyio.to_thread.run_sync(future.result, abandon_on_cancel=True)
+    finally:
+        future.cancel()  # a no-op once it is done
+
+
+async def _call(asgi: httpx.ASGITransport, request: httpx.Request) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    response = await asgi.handle_async_request(request)
+    content = await response.aread()
+    return response.status_code, response.headers.raw, content
