@@ -707,7 +707,12 @@ def test_fuzz_from_the_swagger_never_fails_and_always_conforms(api: Api) -> None
     statuses: Counter[tuple[str | None, int]] = Counter()
 
     @given(st.data())
-    @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=400,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     def run(data: st.DataObject) -> None:
         thread = api.new_thread()
         message = api.new_message(thread, token=api.bob_token)
