@@ -1,23 +1,18 @@
 """An ACS Chat thread's whole life with the sync client: create, talk, manage participants, read, delete.
 
-Runs offline against an in-memory fake service. To talk to a real Communication Services resource instead, set
-ACS_ENDPOINT (https://<resource>.communication.azure.com) and ACS_USER_TOKEN (a user access token with the chat
-scope, issued by your identity service).
+Offline by default: it starts botconnect's local emulator in this process (needs the emulator extra:
+``pip install -e ".[emulator]"``), whose ACS Chat endpoint issues the user token. To talk to a real Communication
+Services resource instead, set ACS_ENDPOINT (https://<resource>.communication.azure.com), ACS_USER_TOKEN (a user
+access token with the chat scope, issued by your identity service) and ACS_USER_RAW_ID (that user's raw id,
+``8:acs:...``).
 """
 
 from __future__ import annotations
 
-import base64
-import json
+import contextlib
 import os
-import sys
 import time
-from pathlib import Path
-
-import httpx
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _fake_acs import FakeAcs
+from collections.abc import Iterator
 
 from botconnect.chat import (
     AccessToken,
@@ -31,34 +26,32 @@ from botconnect.chat import (
 USER_RAW_ID = "8:acs:sample-resource_sample-user"
 
 
-def demo_token(lifetime: int = 3600) -> str:
-    """An unsigned JWT for the fake service (a real one comes from your identity service)."""
-
-    def segment(data: dict[str, object]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
-
-    return f"{segment({'alg': 'none'})}.{segment({'exp': int(time.time()) + lifetime})}.signature"
-
-
-def refresh_token() -> AccessToken:
-    """Where your app would ask its identity service for a new token; called when the old one nears expiry."""
-    token = demo_token()
-    return AccessToken(token, int(time.time()) + 3600)
-
-
-def make_client() -> ChatClient:
+@contextlib.contextmanager
+def chat_client() -> Iterator[tuple[ChatClient, str]]:
+    """(client, my raw id): the real resource when ACS_ENDPOINT is set, else the local emulator."""
     endpoint = os.environ.get("ACS_ENDPOINT")
     if endpoint:
-        credential = CommunicationTokenCredential(os.environ["ACS_USER_TOKEN"])
-        return ChatClient(endpoint, credential)
-    credential = CommunicationTokenCredential(demo_token(), token_refresher=refresh_token)
-    fake = httpx.MockTransport(FakeAcs(USER_RAW_ID))
-    return ChatClient("https://sample.communication.azure.com", credential, transport=fake)
+        with ChatClient(endpoint, CommunicationTokenCredential(os.environ["ACS_USER_TOKEN"])) as client:
+            yield client, os.environ["ACS_USER_RAW_ID"]
+        return
+    from botconnect.emulator import Emulator
+
+    with Emulator() as emulator:
+
+        def refresh_token() -> AccessToken:
+            """Where your app would ask its identity service for a new token; called when the old one nears expiry."""
+            token, _ = emulator.issue_acs_token(USER_RAW_ID)
+            return AccessToken(token, int(time.time()) + 3600)
+
+        token, raw_id = emulator.issue_acs_token(USER_RAW_ID)
+        credential = CommunicationTokenCredential(token, token_refresher=refresh_token)
+        with ChatClient(emulator.url, credential) as client:
+            yield client, raw_id
 
 
 def main() -> int:
-    me = identifier_from_raw_id(os.environ.get("ACS_USER_RAW_ID", USER_RAW_ID))
-    with make_client() as client:
+    with chat_client() as (client, my_raw_id):
+        me = identifier_from_raw_id(my_raw_id)
         created = client.create_chat_thread(
             "Lunch plans",
             thread_participants=[

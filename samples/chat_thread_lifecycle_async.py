@@ -1,24 +1,22 @@
 """An ACS Chat thread's whole life with the async client (anyio: asyncio, or trio with ``--trio``).
 
 The credential refreshes its token in the background while ``async with`` holds the client (which enters its
-credential): the background task lives in that block's task group, as structured concurrency wants. Runs offline
-against an in-memory fake service; set ACS_ENDPOINT and ACS_USER_TOKEN to use a real resource instead.
+credential): the background task lives in that block's task group, as structured concurrency wants. Offline by default:
+it starts botconnect's local emulator in this process (needs the emulator extra: ``pip install -e ".[emulator]"``),
+whose ACS Chat endpoint issues the user token. To use a real Communication Services resource instead, set
+ACS_ENDPOINT (https://<resource>.communication.azure.com), ACS_USER_TOKEN (a user access token with the chat scope)
+and ACS_USER_RAW_ID (that user's raw id, ``8:acs:...``).
 """
 
 from __future__ import annotations
 
-import base64
-import json
+import contextlib
 import os
 import sys
 import time
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import anyio
-import httpx
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _fake_acs import FakeAcs
 
 from botconnect_aio.chat import (
     AccessToken,
@@ -32,33 +30,36 @@ from botconnect_aio.chat import (
 USER_RAW_ID = "8:acs:sample-resource_sample-user"
 
 
-def demo_token(lifetime: int = 3600) -> str:
-    """An unsigned JWT for the fake service (a real one comes from your identity service)."""
-
-    def segment(data: dict[str, object]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
-
-    return f"{segment({'alg': 'none'})}.{segment({'exp': int(time.time()) + lifetime})}.signature"
-
-
-async def refresh_token() -> AccessToken:
-    """Where your app would ask its identity service for a new token, before the old one expires."""
-    token = demo_token()
-    return AccessToken(token, int(time.time()) + 3600)
-
-
-def make_client() -> ChatClient:
+@contextlib.asynccontextmanager
+async def chat_client() -> AsyncIterator[tuple[ChatClient, str]]:
+    """(client, my raw id): the real resource when ACS_ENDPOINT is set, else the local emulator."""
     endpoint = os.environ.get("ACS_ENDPOINT")
     if endpoint:
-        return ChatClient(endpoint, CommunicationTokenCredential(os.environ["ACS_USER_TOKEN"]))
-    credential = CommunicationTokenCredential(demo_token(), token_refresher=refresh_token, proactive_refresh=True)
-    fake = httpx.MockTransport(FakeAcs(USER_RAW_ID))
-    return ChatClient("https://sample.communication.azure.com", credential, transport=fake)
+        async with ChatClient(endpoint, CommunicationTokenCredential(os.environ["ACS_USER_TOKEN"])) as client:
+            yield client, os.environ["ACS_USER_RAW_ID"]
+        return
+    from botconnect.emulator import Emulator
+
+    emulator = Emulator()
+    await anyio.to_thread.run_sync(emulator.start)
+
+    async def refresh_token() -> AccessToken:
+        """Where your app would ask its identity service for a new token, before the old one expires."""
+        token, _ = await anyio.to_thread.run_sync(emulator.issue_acs_token, USER_RAW_ID)
+        return AccessToken(token, int(time.time()) + 3600)
+
+    try:
+        token, raw_id = emulator.issue_acs_token(USER_RAW_ID)
+        credential = CommunicationTokenCredential(token, token_refresher=refresh_token, proactive_refresh=True)
+        async with ChatClient(emulator.url, credential) as client:
+            yield client, raw_id
+    finally:
+        await anyio.to_thread.run_sync(emulator.stop)
 
 
 async def main() -> int:
-    me = identifier_from_raw_id(os.environ.get("ACS_USER_RAW_ID", USER_RAW_ID))
-    async with make_client() as client:
+    async with chat_client() as (client, my_raw_id):
+        me = identifier_from_raw_id(my_raw_id)
         created = await client.create_chat_thread(
             "Lunch plans",
             thread_participants=[

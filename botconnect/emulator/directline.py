@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import secrets
 import threading
 import time
@@ -267,7 +268,8 @@ class DirectLine:
         body: dict[str, Any] = {
             "conversationId": conversation.id,
             "token": token.value,
-            "expires_in": max(0, round(token.expires_at - self.clock())),
+            # whole seconds left, rounded up: a token issued during this request still reports its full lifetime
+            "expires_in": max(0, math.ceil(token.expires_at - self.clock() - 1e-6)),
         }
         if watermark is not None:
             now = self.clock()
