@@ -56,9 +56,14 @@ class AsyncPipeline:
         timeout: float | httpx.Timeout | None = None,
         retry_policy: RetryPolicy | None = None,
     ) -> T:
-        if self._closed:
-            raise ClientClosedError("the client is closed")
-        flow = call_flow(operation, self.config.for_call(timeout=timeout, retry_policy=retry_policy))
+        try:
+            if self._closed:
+                raise ClientClosedError("the client is closed")
+            config = self.config.for_call(timeout=timeout, retry_policy=retry_policy)
+        except BaseException:
+            operation.close_resources()  # files opened for an upload
+            raise
+        flow = call_flow(operation, config)
         try:
             action: Action = next(flow)
             while True:

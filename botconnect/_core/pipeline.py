@@ -84,6 +84,8 @@ class CallConfig:
     ) -> CallConfig:
         if timeout is None and retry_policy is None:
             return self
+        if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
+            raise TypeError(f"retry_policy must be a RetryPolicy, got {type(retry_policy).__name__}")
         return attrs.evolve(
             self,
             timeout=make_timeout(timeout) if timeout is not None else self.timeout,

@@ -246,7 +246,10 @@ def _make_model_structure(cls: type[T]) -> Callable[[Any, Any], T]:
             sub = subtypes.get(tag) if isinstance(tag, str) else None
             if sub is not None and sub is not cls:
                 return converter.structure(data, sub)  # type: ignore[no-any-return]
-        obj = generated(data, cls)
+        try:
+            obj = generated(data, cls)
+        except AttributeError as exc:  # e.g. a list where the spec has an object (``metadata: []``)
+            raise TypeError(f"{cls.__name__}: a field has the wrong JSON shape ({exc})") from exc
         unknown = data.keys() - known
         if unknown:
             object.__setattr__(obj, EXTRAS_FIELD, {k: v for k, v in data.items() if k in unknown})
