@@ -11,13 +11,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 
 import attrs
 import httpx
 
-from ...models._base import Model
 from ...models.chat import (
     AddChatParticipantsResult,
     ChatError,
@@ -43,6 +42,7 @@ from ..pipeline import CallConfig, default_user_agent, make_timeout
 from ..responses import model_parser, parse_none
 from ..retry import RetryPolicy
 from ..security import HostAllowList, ensure_safe_for_credentials, path_segment
+from ._common import build_url, coerce_model
 
 __all__ = [
     "API_VERSION_2024_03_07",
@@ -74,7 +74,6 @@ API_VERSION_2024_03_07 = "2024-03-07"
 API_VERSION_2025_03_15 = "2025-03-15"
 DEFAULT_API_VERSION = API_VERSION_2025_03_15
 
-M = TypeVar("M", bound=Model)
 
 _ACCEPT = {"Accept": "application/json"}
 _JSON = {"Accept": "application/json", "Content-Type": "application/json"}
@@ -148,12 +147,7 @@ def chat_config(
 
 
 def _url(ctx: ChatContext, path: str, query: Sequence[tuple[str, Any]] = ()) -> httpx.URL:
-    # Build the raw string: httpx would otherwise re-quote (or un-quote) our percent-encoded segments.
-    base = ctx.endpoint
-    prefix = base.raw_path.decode("ascii").split("?", 1)[0].rstrip("/")
-    pairs = [(k, str(v)) for k, v in query if v is not None]
-    pairs.append(("api-version", ctx.api_version))
-    return httpx.URL(f"{base.scheme}://{base.netloc.decode('ascii')}{prefix}{path}?{urlencode(pairs)}")
+    return build_url(ctx.endpoint, path, [*query, ("api-version", ctx.api_version)])
 
 
 def _thread(thread_id: str) -> str:
@@ -190,15 +184,7 @@ def _metadata(ctx: ChatContext, value: Any, name: str, *, since_2025: bool) -> d
     return dict(value)
 
 
-def _coerce(value: Any, cls: type[M], name: str) -> M:
-    if isinstance(value, cls):
-        return value
-    if isinstance(value, Mapping):
-        try:
-            return cls.from_dict(value)
-        except (TypeError, ValueError, KeyError) as exc:
-            raise TypeError(f"{name} is not a valid {cls.__name__}: {exc}") from exc
-    raise TypeError(f"{name} must be a {cls.__name__} (or its wire dict), got {type(value).__name__}")
+_coerce = coerce_model
 
 
 def _identifier(ctx: ChatContext, identifier: Any, name: str) -> dict[str, Any]:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
-from urllib.parse import urlencode
+from typing import Any
 
 import httpx
 
@@ -28,6 +27,7 @@ from ..operation import Operation
 from ..paging import Page
 from ..responses import model_list_parser, model_parser, parse_none
 from ..security import path_segment
+from ._common import build_url, coerce_model
 
 __all__ = [
     "build_create_conversation",
@@ -49,7 +49,6 @@ __all__ = [
     "normalize_service_url",
 ]
 
-M = TypeVar("M", bound=Model)
 
 _JSON_HEADERS = {"Accept": "application/json", "Content-Type": "application/json; charset=utf-8"}
 _ACCEPT_JSON = {"Accept": "application/json"}
@@ -69,26 +68,10 @@ def normalize_service_url(service_url: str | httpx.URL) -> httpx.URL:
 
 
 def _url(base: httpx.URL, path: str, query: Mapping[str, Any] | None = None) -> httpx.URL:
-    # Build the raw string: httpx would otherwise re-quote (or un-quote) our percent-encoded segments.
-    prefix = base.raw_path.decode("ascii").split("?", 1)[0].rstrip("/")
-    text = f"{base.scheme}://{base.netloc.decode('ascii')}{prefix}{path}"
-    if query:
-        pairs = [(k, str(v)) for k, v in query.items() if v is not None]
-        if pairs:
-            text += "?" + urlencode(pairs)
-    return httpx.URL(text)
+    return build_url(base, path, (query or {}).items())
 
 
-def _coerce(value: Any, cls: type[M], name: str) -> M:
-    """Accept the model or its camelCase dict; anything else is a TypeError before sending."""
-    if isinstance(value, cls):
-        return value
-    if isinstance(value, Mapping):
-        try:
-            return cls.from_dict(value)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name} is not a valid {cls.__name__}: {exc}") from exc
-    raise TypeError(f"{name} must be a {cls.__name__} (or its wire dict), got {type(value).__name__}")
+_coerce = coerce_model
 
 
 def _json_request(method: str, url: httpx.URL, body: Model) -> httpx.Request:

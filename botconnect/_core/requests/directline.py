@@ -6,7 +6,6 @@ import mimetypes
 import os
 from collections.abc import Iterable, Mapping
 from typing import IO, Any, Union
-from urllib.parse import urlencode
 
 import httpx
 
@@ -15,6 +14,7 @@ from ...models.directline import ActivitySet, Conversation, TokenParameters
 from ..operation import Operation
 from ..responses import model_parser
 from ..security import path_segment
+from ._common import build_url, coerce_model
 
 __all__ = [
     "DEFAULT_ENDPOINT",
@@ -77,12 +77,7 @@ def normalize_endpoint(endpoint: str) -> httpx.URL:
 
 
 def _url(base: httpx.URL, path: str, query: Mapping[str, str | None] | None = None) -> httpx.URL:
-    prefix = base.raw_path.decode("ascii").split("?", 1)[0].rstrip("/")
-    text = f"{base.scheme}://{base.netloc.decode('ascii')}{prefix}{_BASE}{path}"
-    pairs = [(k, v) for k, v in (query or {}).items() if v is not None]
-    if pairs:
-        text += "?" + urlencode(pairs)
-    return httpx.URL(text)
+    return build_url(base, _BASE + path, (query or {}).items())
 
 
 def _token_parameters(value: TokenParameters | Mapping[str, Any] | None) -> bytes | None:
@@ -96,14 +91,7 @@ def _token_parameters(value: TokenParameters | Mapping[str, Any] | None) -> byte
 
 
 def _activity(value: Activity | Mapping[str, Any]) -> Activity:
-    if isinstance(value, Activity):
-        return value
-    if isinstance(value, Mapping):
-        try:
-            return Activity.from_dict(value)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"activity is not a valid Activity: {exc}") from exc
-    raise TypeError(f"activity must be an Activity (or its wire dict), got {type(value).__name__}")
+    return coerce_model(value, Activity, "activity")
 
 
 def _watermark(value: str | int | None) -> str | None:
