@@ -6,16 +6,15 @@ A paged operation is described by one function ``token -> Operation[Page[T]]``; 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Generic, TypeVar
 
 import httpx
 
 from ..errors import UntrustedEndpointError
-from .operation import Operation
 from .security import same_origin
 
-__all__ = ["Page", "PageOperationFactory", "resolve_next_link"]
+__all__ = ["Page", "resolve_next_link"]
 
 T = TypeVar("T")
 
@@ -38,10 +37,6 @@ class Page(Generic[T]):
 
     def __repr__(self) -> str:
         return f"Page(items={len(self.items)}, continuation_token={self.continuation_token!r})"
-
-
-#: builds the operation that fetches the page at ``token`` (None: the first page)
-PageOperationFactory = Callable[[str | None], Operation[Page[T]]]
 
 
 def resolve_next_link(base: httpx.URL, next_link: str) -> httpx.URL:

@@ -12,7 +12,6 @@ import httpx
 from ..errors import UntrustedEndpointError
 
 __all__ = [
-    "BOT_FRAMEWORK_HOSTS",
     "HostAllowList",
     "ensure_safe_for_credentials",
     "is_loopback",
@@ -20,17 +19,6 @@ __all__ = [
     "same_origin",
     "without_credentials",
 ]
-
-#: service URLs the Bot Framework channels use; a bot's token may be sent there by default
-BOT_FRAMEWORK_HOSTS: tuple[str, ...] = (
-    "*.botframework.com",
-    "*.botframework.us",
-    "*.botframework.azure.us",
-    "smba.trafficmanager.net",
-    "*.smba.trafficmanager.net",
-    "*.teams.microsoft.com",
-    "*.teams.microsoft.us",
-)
 
 
 def is_loopback(host: str) -> bool:
