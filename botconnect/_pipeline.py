@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -9,12 +11,13 @@ from typing import Any, Protocol, TypeVar
 
 import httpx
 
+from ._core.clientconfig import env_proxies_configured
 from ._core.operation import Operation
 from ._core.pipeline import AcquireToken, Action, CallConfig, ReadBody, Send, Sleep, call_flow
 from ._core.retry import RetryPolicy
 from .errors import ClientClosedError
 
-__all__ = ["Pipeline", "TokenCredential"]
+__all__ = ["Pipeline", "TokenCredential", "log_like_httpx", "token_string"]
 
 T = TypeVar("T")
 
@@ -27,6 +30,22 @@ class TokenCredential(Protocol):
     """Anything with azure-identity's ``get_token(*scopes)`` (MicrosoftAppCredentials, DefaultAzureCredential)."""
 
     def get_token(self, *scopes: str) -> Any: ...
+
+
+_httpx_logger = logging.getLogger("httpx")
+
+
+def log_like_httpx(response: httpx.Response) -> None:
+    """The INFO line httpx's client logs for each response, kept for calls that bypass ``Client.send``."""
+    if _httpx_logger.isEnabledFor(logging.INFO):
+        _httpx_logger.info(
+            'HTTP Request: %s %s "%s %d %s"',
+            response.request.method,
+            response.request.url,
+            response.http_version,
+            response.status_code,
+            response.reason_phrase,
+        )
 
 
 def token_string(result: Any) -> str:
@@ -51,10 +70,24 @@ class Pipeline:
         self.config = config
         self._credential = credential
         self._owns_client = http_client is None
-        self._http = http_client if http_client is not None else httpx.Client(transport=transport)
+        # Calls on a client we own skip httpx.Client.send (cookies, hooks, auth flows: none of which we use) and
+        # go to the transport itself; redirects still go through the client.
+        self._direct: httpx.BaseTransport | None = None
+        if http_client is None:
+            if transport is None and not env_proxies_configured():
+                transport = httpx.HTTPTransport()
+            self._direct = transport
+            http_client = httpx.Client(transport=transport)
+        self._http = http_client
         self._sleep = sleep
         self._closed = False
         self._lock = threading.Lock()
+
+    def borrow(self, *, config: CallConfig, credential: TokenCredential | None) -> Pipeline:
+        """A pipeline with its own settings on this one's connection pool; closing it leaves the pool open."""
+        child = Pipeline(config=config, credential=credential, http_client=self._http, sleep=self._sleep)
+        child._direct = self._direct
+        return child
 
     @property
     def http_client(self) -> httpx.Client:
@@ -94,7 +127,7 @@ class Pipeline:
 
     def _perform(self, action: Action) -> Any:
         if isinstance(action, Send):
-            return self._http.send(action.request, stream=action.stream, follow_redirects=action.follow_redirects)
+            return self._send(action)
         if isinstance(action, Sleep):
             self._sleep(action.seconds)
             return None
@@ -109,6 +142,23 @@ class Pipeline:
                 action.response.close()
             return None
         raise TypeError(f"unknown action {action!r}")  # pragma: no cover
+
+    def _send(self, action: Send) -> httpx.Response:
+        direct = self._direct
+        if direct is None or action.follow_redirects:
+            return self._http.send(action.request, stream=action.stream, follow_redirects=action.follow_redirects)
+        started = time.perf_counter()
+        response = direct.handle_request(action.request)
+        response.request = action.request
+        if not action.stream:
+            try:
+                response.read()
+            except BaseException:
+                response.close()
+                raise
+        response.elapsed = datetime.timedelta(seconds=time.perf_counter() - started)
+        log_like_httpx(response)
+        return response
 
     def close(self) -> None:
         with self._lock:

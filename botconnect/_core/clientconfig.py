@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Iterable
 from typing import Any
 
@@ -12,7 +13,7 @@ from .pipeline import CallConfig, default_user_agent, make_timeout
 from .retry import RetryPolicy
 from .security import HostAllowList, ensure_safe_for_credentials
 
-__all__ = ["connector_config", "endpoint_config"]
+__all__ = ["connector_config", "endpoint_config", "env_proxies_configured"]
 
 
 def connector_config(
@@ -69,3 +70,9 @@ def endpoint_config(
         scopes=(),
         trusted_hosts=allow,
     )
+
+
+def env_proxies_configured() -> bool:
+    """Whether ``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY`` (any case) are set: then httpx's client routes calls."""
+    proxies = urllib.request.getproxies()
+    return any(key in proxies for key in ("http", "https", "all"))

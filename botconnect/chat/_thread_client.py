@@ -67,7 +67,7 @@ class ChatThreadClient:
         self._context = context
         self._credential = credential
         self._thread_id = thread_id
-        self._pipeline = Pipeline(config=parent.config, credential=credential, http_client=parent.http_client)
+        self._pipeline = parent.borrow(config=parent.config, credential=credential)
         return self
 
     @property
