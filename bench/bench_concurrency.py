@@ -1,10 +1,10 @@
 """3. Async at 100 concurrent calls on asyncio: calls/s with 100 tasks each sending one call after another.
 
-Ours runs with its defaults (the ``httpx.AsyncClient`` it creates itself). Floors: raw aiohttp (``ClientSession``
-defaults: at most 100 connections) and raw httpx (``AsyncClient`` defaults: at most 100 connections, 20 kept
-alive) POSTing the pre-serialized bytes and decoding the JSON answer. Competitors: botframework-connector's aio
-client (its default driver runs ``requests`` in the loop's thread pool) and azure-communication-chat's aio
-``send_message`` (aiohttp transport) against ours.
+Ours runs with its defaults (its own ``AsyncHTTP11Transport``). Floors: raw aiohttp (``ClientSession`` defaults: at
+most 100 connections), raw httpx (``AsyncClient`` defaults: at most 100 connections, 20 kept alive) and raw httpx
+mounted on our transport, POSTing the pre-serialized bytes and decoding the JSON answer. Competitors:
+botframework-connector's aio client (its default driver runs ``requests`` in the loop's thread pool) and
+azure-communication-chat's aio ``send_message`` (aiohttp transport) against ours.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from bench_send import HEADERS, activity_url
 
 import botconnect_aio
 from botconnect.models import Activity
+from botconnect_aio._transport import AsyncHTTP11Transport
 
 GROUP = "concurrency"
 TITLE = "async at 100 concurrent calls (asyncio)"
@@ -66,6 +67,7 @@ async def _run(ctx: Context) -> list[Row]:
         botconnect_aio.ConnectorClient(ctx.base) as client,
         botconnect_aio.ChatThreadClient(ctx.base, credential, ACS_THREAD) as chat_client,
         httpx.AsyncClient() as http,
+        httpx.AsyncClient(transport=AsyncHTTP11Transport()) as lean,
     ):
         connector["ours"] = concurrently(lambda: client.conversations.send_to_conversation(CONVERSATION_ID, activity))
         chat["ours"] = concurrently(lambda: chat_client.send_message(CHAT_TEXT))
@@ -73,7 +75,11 @@ async def _run(ctx: Context) -> list[Row]:
         async def httpx_post() -> None:
             (await http.post(url, content=body, headers=HEADERS)).json()
 
+        async def lean_post() -> None:
+            (await lean.post(url, content=body, headers=HEADERS)).json()
+
         connector["httpx"] = concurrently(httpx_post)
+        connector["lean"] = concurrently(lean_post)
 
         session = aiohttp.ClientSession() if aiohttp is not None else None
         try:
@@ -104,7 +110,8 @@ async def _run(ctx: Context) -> list[Row]:
         "ours",
         [
             ("aiohttp", "raw aiohttp POST (floor)", ">= 0.5x"),
-            ("httpx", "raw httpx.AsyncClient POST (floor)", ""),
+            ("httpx", "raw httpx.AsyncClient() POST, httpx's pool", ""),
+            ("lean", "raw httpx.AsyncClient POST, same transport", ""),
             ("official", bf, ""),
         ],
     )

@@ -1,9 +1,11 @@
 """4. Paging: 10,000 conversation members, 100 a page (members/s), and peak memory over 1,000,000 members.
 
-Floor: a raw httpx loop (the same client the SDK is given) that GETs each page with its continuation token,
-decodes the JSON and walks the members. Ours iterates ``get_conversation_paged_members(..., page_size=100)`` and
-gets ``ChannelAccount`` models. Competitor: botframework-connector's ``get_conversation_paged_members`` called page
-by page (it has no iterator). The ACS ``list_messages`` paging figures are in the ``chat`` group.
+Floor: a raw httpx loop through the same transport as ours with its defaults (sync: ``httpx.Client()``; async: an
+``httpx.AsyncClient`` on our ``AsyncHTTP11Transport``) that GETs each page with its continuation token, decodes
+the JSON and walks the members; a second pair gives ours the raw loop's own client (``http_client=``). Ours
+iterates ``get_conversation_paged_members(..., page_size=100)`` and gets ``ChannelAccount`` models.
+Competitor: botframework-connector's ``get_conversation_paged_members`` called page by page (it has no iterator).
+The ACS ``list_messages`` paging figures are in the ``chat`` group.
 
 Memory: a fresh child process iterates 1,000,000 members (100,000 with --quick) with the sync client; growth is
 its peak RSS at the end minus its peak RSS after the first two pages (imports, connection and converters are
@@ -39,6 +41,7 @@ from _measure import (
 
 import botconnect
 import botconnect_aio
+from botconnect_aio._transport import AsyncHTTP11Transport
 
 GROUP = "paging"
 TITLE = "paged members vs a raw loop; memory over 1,000,000 members"
@@ -88,18 +91,23 @@ def run(ctx: Context) -> list[Row]:
     bf = optional_import("botframework.connector")
     official = label("botframework-connector", "(page by page)")
 
-    with httpx.Client() as http, botconnect.ConnectorClient(ctx.base, http_client=http) as client:
+    with (
+        httpx.Client() as http,
+        botconnect.ConnectorClient(ctx.base) as client,
+        botconnect.ConnectorClient(ctx.base, http_client=http) as given,
+    ):
 
-        def ours_once() -> int:
+        def members_of(sdk: botconnect.ConnectorClient) -> int:
             count = 0
-            for member in client.conversations.get_conversation_paged_members(conversation, page_size=PAGE):
+            for member in sdk.conversations.get_conversation_paged_members(conversation, page_size=PAGE):
                 member.id  # noqa: B018
                 count += 1
             return count
 
-        assert ours_once() == MEMBERS == raw_members(http, url), "the SDK and the raw loop must see every member"
+        assert members_of(client) == MEMBERS == raw_members(http, url), "the SDK and the raw loop must see all"
         cases: dict[str, SyncCase] = {
-            "ours": lambda n: [ours_once() for _ in range(n)],
+            "ours": lambda n: [members_of(client) for _ in range(n)],
+            "given": lambda n: [members_of(given) for _ in range(n)],
             "raw": lambda n: [raw_members(http, url) for _ in range(n)],
         }
         bf_client = None
@@ -138,7 +146,15 @@ def run(ctx: Context) -> list[Row]:
         "members/s",
         sync_stats,
         "ours",
-        [("raw", "raw httpx loop, same client (floor)", ">= 0.8x"), ("official", official, "")],
+        [("raw", "raw httpx loop, same transport (floor)", ">= 0.8x"), ("official", official, "")],
+    )
+    rows += compare(
+        GROUP,
+        f"{name}, sync, http_client= given",
+        "members/s",
+        sync_stats,
+        "given",
+        [("raw", "raw httpx loop, same client (floor)", "")],
     )
     rows += compare(
         GROUP,
@@ -146,7 +162,19 @@ def run(ctx: Context) -> list[Row]:
         "members/s",
         async_stats,
         "ours",
-        [("raw", "raw httpx.AsyncClient loop (floor)", ">= 0.8x"), ("official", f"{official} aio", "")],
+        [
+            ("lean", "raw httpx.AsyncClient loop, same transport (floor)", ">= 0.8x"),
+            ("raw", "raw httpx.AsyncClient() loop, httpx's pool", ""),
+            ("official", f"{official} aio", ""),
+        ],
+    )
+    rows += compare(
+        GROUP,
+        f"{name}, async, http_client= given",
+        "members/s",
+        async_stats,
+        "given",
+        [("raw", "raw httpx.AsyncClient loop, same client (floor)", "")],
     )
     rows += memory_rows(ctx)
     return rows
@@ -154,25 +182,41 @@ def run(ctx: Context) -> list[Row]:
 
 async def _measure_async(ctx: Context, conversation: str, url: str) -> dict[str, Stat]:
     bf = optional_import("botframework.connector.aio")
-    async with httpx.AsyncClient() as http, botconnect_aio.ConnectorClient(ctx.base, http_client=http) as client:
+    async with (
+        httpx.AsyncClient() as http,
+        httpx.AsyncClient(transport=AsyncHTTP11Transport()) as lean,
+        botconnect_aio.ConnectorClient(ctx.base) as client,
+        botconnect_aio.ConnectorClient(ctx.base, http_client=http) as given,
+    ):
 
-        async def ours_once() -> int:
+        async def members_of(sdk: botconnect_aio.ConnectorClient) -> int:
             count = 0
-            async for member in client.conversations.get_conversation_paged_members(conversation, page_size=PAGE):
+            async for member in sdk.conversations.get_conversation_paged_members(conversation, page_size=PAGE):
                 member.id  # noqa: B018
                 count += 1
             return count
 
-        async def ours(n: int) -> None:
-            for _ in range(n):
-                await ours_once()
+        def sdk_case(sdk: botconnect_aio.ConnectorClient) -> AsyncCase:
+            async def case(n: int) -> None:
+                for _ in range(n):
+                    await members_of(sdk)
 
-        async def raw(n: int) -> None:
-            for _ in range(n):
-                await raw_members_async(http, url)
+            return case
 
-        assert await ours_once() == MEMBERS
-        cases: dict[str, AsyncCase] = {"ours": ours, "raw": raw}
+        def raw_case(raw_client: httpx.AsyncClient) -> AsyncCase:
+            async def case(n: int) -> None:
+                for _ in range(n):
+                    await raw_members_async(raw_client, url)
+
+            return case
+
+        assert await members_of(client) == MEMBERS == await raw_members_async(lean, url)
+        cases: dict[str, AsyncCase] = {
+            "ours": sdk_case(client),
+            "given": sdk_case(given),
+            "lean": raw_case(lean),
+            "raw": raw_case(http),
+        }
         if bf is None:
             return await measure_async(cases, ctx.settings, items_per_op=MEMBERS)
         from botframework.connector.auth import MicrosoftAppCredentials

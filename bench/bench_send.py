@@ -1,9 +1,12 @@
 """2. ``send_to_conversation``, sync and async (sequential calls), calls/s.
 
-Floor: a raw httpx POST of the pre-serialized activity bytes (response JSON decoded) through the very same
-``httpx.Client`` / ``httpx.AsyncClient`` the SDK client is given (``http_client=``), so the transport and its
-connection pool are identical. Ours serializes the Activity and parses the ResourceResponse on every call, as a
-bot does. Competitor: botframework-connector's ``ConnectorClient`` / ``aio.ConnectorClient`` with anonymous
+Floor: a raw httpx POST of the pre-serialized activity bytes (response JSON decoded) through the same transport
+as ours: ours runs with its defaults (sync: an ``httpx.HTTPTransport``, as a raw ``httpx.Client()``; async: our
+``AsyncHTTP11Transport``, so the raw floor is an ``httpx.AsyncClient`` mounted on one). A second pair gives ours
+the raw ``httpx.Client`` / ``httpx.AsyncClient`` itself (``http_client=``): identical client and pool. Ours
+serializes the Activity and parses the ResourceResponse on every call, as a bot does.
+
+Competitor: botframework-connector's ``ConnectorClient`` / ``aio.ConnectorClient`` with anonymous
 credentials (``MicrosoftAppCredentials("", "")``: no token, as ours with no credential), default pipeline.
 """
 
@@ -19,6 +22,7 @@ from _measure import AsyncCase, Context, Row, Stat, SyncCase, compare, label, me
 import botconnect
 import botconnect_aio
 from botconnect.models import Activity
+from botconnect_aio._transport import AsyncHTTP11Transport
 
 GROUP = "send"
 TITLE = "send_to_conversation sync / async sequential"
@@ -39,21 +43,28 @@ def run(ctx: Context) -> list[Row]:
     bf_activity = schema.Activity.deserialize(OUTGOING_ACTIVITY) if schema is not None else None
     competitor = label("botframework-connector")
 
-    with httpx.Client() as http, botconnect.ConnectorClient(ctx.base, http_client=http) as client:
+    with (
+        httpx.Client() as http,
+        botconnect.ConnectorClient(ctx.base) as client,
+        botconnect.ConnectorClient(ctx.base, http_client=http) as given,
+    ):
         first = client.conversations.send_to_conversation(CONVERSATION_ID, activity)
         assert first.id, "the bench server must answer with an id"
 
-        def ours(n: int) -> None:
-            send = client.conversations.send_to_conversation
-            for _ in range(n):
-                send(CONVERSATION_ID, activity)
+        def sender(sdk: botconnect.ConnectorClient) -> SyncCase:
+            def case(n: int) -> None:
+                send = sdk.conversations.send_to_conversation
+                for _ in range(n):
+                    send(CONVERSATION_ID, activity)
+
+            return case
 
         def raw(n: int) -> None:
             post = http.post
             for _ in range(n):
                 post(url, content=body, headers=HEADERS).json()
 
-        cases: dict[str, SyncCase] = {"ours": ours, "raw": raw}
+        cases: dict[str, SyncCase] = {"ours": sender(client), "given": sender(given), "raw": raw}
         bf_client = None
         if bf is not None and bf_activity is not None:
             from botframework.connector.auth import MicrosoftAppCredentials
@@ -73,32 +84,66 @@ def run(ctx: Context) -> list[Row]:
                 bf_client.close()
 
     async_stats = asyncio.run(_measure_async(ctx, activity, body, url, bf_activity))
-    baselines = [("raw", "raw httpx POST, same client (floor)", ">= 0.85x"), ("official", competitor, "")]
+    # ours with its defaults owns an httpx.HTTPTransport, the transport of the raw httpx.Client()
+    baselines = [("raw", "raw httpx POST, same transport (floor)", ">= 0.85x"), ("official", competitor, "")]
     rows = compare(GROUP, "send_to_conversation, sync", "calls/s", sync_stats, "ours", baselines)
+    rows += compare(
+        GROUP,
+        "send_to_conversation, sync, http_client= given",
+        "calls/s",
+        sync_stats,
+        "given",
+        [("raw", "raw httpx POST, same client (floor)", "")],
+    )
     baselines = [
-        ("raw", "raw httpx.AsyncClient POST, same client (floor)", ">= 0.85x"),
+        ("lean", "raw httpx.AsyncClient POST, same transport (floor)", ">= 0.85x"),
+        ("raw", "raw httpx.AsyncClient() POST, httpx's pool", ""),
         ("official", f"{competitor} aio (thread pool)", ""),
     ]
     rows += compare(GROUP, "send_to_conversation, async sequential", "calls/s", async_stats, "ours", baselines)
+    rows += compare(
+        GROUP,
+        "send_to_conversation, async sequential, http_client= given",
+        "calls/s",
+        async_stats,
+        "given",
+        [("raw", "raw httpx.AsyncClient POST, same client (floor)", "")],
+    )
     return rows
 
 
 async def _measure_async(
     ctx: Context, activity: Activity, body: bytes, url: str, bf_activity: object | None
 ) -> dict[str, Stat]:
-    async with httpx.AsyncClient() as http, botconnect_aio.ConnectorClient(ctx.base, http_client=http) as client:
+    async with (
+        httpx.AsyncClient() as http,
+        httpx.AsyncClient(transport=AsyncHTTP11Transport()) as lean,
+        botconnect_aio.ConnectorClient(ctx.base) as client,
+        botconnect_aio.ConnectorClient(ctx.base, http_client=http) as given,
+    ):
 
-        async def ours(n: int) -> None:
-            send = client.conversations.send_to_conversation
-            for _ in range(n):
-                await send(CONVERSATION_ID, activity)
+        def sender(sdk: botconnect_aio.ConnectorClient) -> AsyncCase:
+            async def case(n: int) -> None:
+                send = sdk.conversations.send_to_conversation
+                for _ in range(n):
+                    await send(CONVERSATION_ID, activity)
 
-        async def raw(n: int) -> None:
-            post = http.post
-            for _ in range(n):
-                (await post(url, content=body, headers=HEADERS)).json()
+            return case
 
-        cases: dict[str, AsyncCase] = {"ours": ours, "raw": raw}
+        def poster(raw_client: httpx.AsyncClient) -> AsyncCase:
+            async def case(n: int) -> None:
+                post = raw_client.post
+                for _ in range(n):
+                    (await post(url, content=body, headers=HEADERS)).json()
+
+            return case
+
+        cases: dict[str, AsyncCase] = {
+            "ours": sender(client),
+            "given": sender(given),
+            "lean": poster(lean),
+            "raw": poster(http),
+        }
         if bf_activity is None:
             return await measure_async(cases, ctx.settings)
         from botframework.connector.aio import ConnectorClient as OfficialAsync
