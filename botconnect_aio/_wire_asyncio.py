@@ -1,0 +1,103 @@
+"""The asyncio wire: a plain ``asyncio.Protocol`` keeping what it receives in ``buffer`` (see ``_wire``)."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+
+__all__ = ["open_protocol_wire"]
+
+#: stop reading from the socket while this much is buffered and unread (a slow consumer of a large download)
+_HIGH_WATER = 256 * 1024
+
+
+async def open_protocol_wire(host: str, port: int, ssl_context: ssl.SSLContext | None) -> _ProtocolWire:
+    loop = asyncio.get_running_loop()
+    _, protocol = await loop.create_connection(
+        _ProtocolWire, host, port, ssl=ssl_context, server_hostname=host if ssl_context is not None else None
+    )
+    return protocol
+
+
+class _ProtocolWire(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self._transport: asyncio.Transport | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._drain: asyncio.Future[None] | None = None
+        self._eof = False
+        self._error: BaseException | None = None
+        self._reading_paused = False
+
+    # -- asyncio.Protocol callbacks ----------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if len(self.buffer) > _HIGH_WATER and not self._reading_paused and self._transport is not None:
+            self._reading_paused = True
+            self._transport.pause_reading()
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self._eof = True
+        self._wake()
+        return False  # let the transport close itself
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._eof = True
+        self._error = exc
+        self._wake()
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_exception(exc or ConnectionResetError("connection lost"))
+
+    def pause_writing(self) -> None:
+        if self._drain is None or self._drain.done():
+            self._drain = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # -- Wire --------------------------------------------------------------------------------------------------
+
+    async def send(self, data: bytes) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            raise self._error or ConnectionResetError("the connection is closed")
+        transport.write(data)
+        drain = self._drain
+        if drain is not None and not drain.done():
+            await drain
+
+    async def fill(self) -> bool:
+        before = len(self.buffer)
+        if self._reading_paused and self._transport is not None:
+            self._reading_paused = False
+            self._transport.resume_reading()
+        while len(self.buffer) == before:
+            if self._eof:
+                if self._error is not None:
+                    raise self._error
+                return False
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return True
+
+    def stale(self) -> bool:
+        return self._eof or bool(self.buffer) or self._transport is None or self._transport.is_closing()
+
+    async def aclose(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()  # nothing useful is left to flush on a connection we give up
