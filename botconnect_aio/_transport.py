@@ -17,7 +17,8 @@ import math
 import ssl
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 
 import anyio
 import httpx
@@ -34,7 +35,7 @@ from botconnect._core.http11 import (
     request_head,
 )
 
-from ._wire import Wire, open_wire
+from ._wire import Wire, current_loop, open_wire
 
 __all__ = ["AsyncHTTP11Transport", "default_transport"]
 
@@ -89,6 +90,7 @@ class AsyncHTTP11Transport(httpx.AsyncBaseTransport):
         self._waiters: deque[anyio.Event] = deque()
         self._fallback: httpx.AsyncHTTPTransport | None = None
         self._closed = False
+        self._loop: object = None
 
     # -- httpx.AsyncBaseTransport ------------------------------------------------------------------------------
 
@@ -101,6 +103,12 @@ class AsyncHTTP11Transport(httpx.AsyncBaseTransport):
             raise httpx.ConnectError("the transport is closed", request=request)
         timeouts: dict[str, float | None] = request.extensions.get("timeout") or {}
         origin: _Origin = (scheme, url.host, url.port or _DEFAULT_PORTS[scheme])
+        loop = current_loop()
+        if loop is not self._loop:
+            # a client kept across event loops (pytest-asyncio's loop per test, asyncio.run twice, asyncio then
+            # trio): the idle connections belong to a loop that is gone
+            self._loop = loop
+            self._forget_idle()
         await self._acquire_slot(timeouts.get("pool"), request)
         try:
             connection = await self._checkout(origin, timeouts.get("connect"), request)
@@ -116,6 +124,8 @@ class AsyncHTTP11Transport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         self._closed = True
+        if current_loop() is not self._loop:
+            self._forget_idle()
         idle = [connection for stack in self._idle.values() for connection in stack]
         self._idle.clear()
         self._idle_count = 0
@@ -123,6 +133,13 @@ class AsyncHTTP11Transport(httpx.AsyncBaseTransport):
             await connection.wire.aclose()
         if self._fallback is not None:
             await self._fallback.aclose()
+
+    def _forget_idle(self) -> None:
+        for stack in self._idle.values():
+            for connection in stack:
+                connection.wire.forget()
+        self._idle.clear()
+        self._idle_count = 0
 
     def __repr__(self) -> str:
         return (
@@ -364,15 +381,17 @@ class _StreamedBody(httpx.AsyncByteStream):
                 if part:
                     yield part
             self._parts = []
-            async for part in self._receive(connection):
-                yield part
+            # closed here, not left to the garbage collector, when the body is abandoned (trio warns about that)
+            async with aclosing(self._receive(connection)) as received:
+                async for part in received:
+                    yield part
         except BaseException:
             await self.aclose()
             raise
         self._connection = None
         await self._pool._checkin(connection, self._head.keep_alive and not connection.wire.buffer)
 
-    async def _receive(self, connection: _Connection) -> AsyncIterator[bytes]:
+    async def _receive(self, connection: _Connection) -> AsyncGenerator[bytes, None]:
         wire = connection.wire
         decoder = self._decoder
         remaining = self._head.length

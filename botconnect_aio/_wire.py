@@ -19,7 +19,7 @@ import anyio
 import anyio.abc
 import sniffio
 
-__all__ = ["Wire", "open_wire"]
+__all__ = ["Wire", "current_loop", "open_wire"]
 
 
 class Wire(Protocol):
@@ -35,6 +35,23 @@ class Wire(Protocol):
         """Whether an idle connection can no longer be used (closed by the server, or unexpected bytes)."""
 
     async def aclose(self) -> None: ...
+
+    def forget(self) -> None:
+        """Close without awaiting: the connection belongs to an event loop that is no longer running."""
+
+
+def current_loop() -> object:
+    """What identifies the running event loop: connections made on one are useless on another."""
+    library = sniffio.current_async_library()
+    if library == "asyncio":
+        import asyncio  # already loaded: an asyncio loop is running
+
+        return asyncio.get_running_loop()
+    if library == "trio":
+        import trio  # already loaded: trio is running
+
+        return trio.lowlevel.current_trio_token()
+    return library
 
 
 async def open_wire(host: str, port: int, ssl_context: ssl.SSLContext | None) -> Wire:
@@ -87,3 +104,7 @@ class _StreamWire:
     async def aclose(self) -> None:
         with anyio.CancelScope(shield=True):
             await self._stream.aclose()
+
+    def forget(self) -> None:
+        if self._socket is not None:
+            self._socket.close()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import select
+import socket
 import ssl
 
 __all__ = ["open_protocol_wire"]
@@ -96,8 +98,27 @@ class _ProtocolWire(asyncio.Protocol):
         return True
 
     def stale(self) -> bool:
-        return self._eof or bool(self.buffer) or self._transport is None or self._transport.is_closing()
+        transport = self._transport
+        if self._eof or self.buffer or transport is None or transport.is_closing():
+            return True
+        # the server's FIN (or stray bytes) can sit in the socket before the loop has read it: the task given this
+        # connection back may run before the loop polls again, so ask the socket too (as _StreamWire does)
+        sock = transport.get_extra_info("socket")
+        try:
+            return sock is not None and bool(select.select([sock], [], [], 0)[0])
+        except (OSError, ValueError):
+            return True
 
     async def aclose(self) -> None:
+        self.forget()
+
+    def forget(self) -> None:
         if self._transport is not None:
-            self._transport.abort()  # nothing useful is left to flush on a connection we give up
+            try:
+                self._transport.abort()  # nothing useful is left to flush on a connection we give up
+            except RuntimeError:
+                # its event loop is closed, so the transport cannot finish closing itself: close the socket it
+                # owns (``_sock`` on asyncio's selector transports) rather than leave the descriptor to the GC
+                sock = getattr(self._transport, "_sock", None)
+                if isinstance(sock, socket.socket):
+                    sock.close()
