@@ -19,7 +19,7 @@ import anyio
 import anyio.abc
 import sniffio
 
-__all__ = ["Wire", "current_loop", "open_wire"]
+__all__ = ["Wire", "current_loop", "open_wire", "readable"]
 
 
 class Wire(Protocol):
@@ -90,16 +90,7 @@ class _StreamWire:
         if self.buffer:
             return True
         sock = self._socket
-        if sock is None:
-            return False
-        if sock.fileno() < 0:
-            return True
-        try:
-            # an idle connection is readable only when the server closed it (or sent bytes nobody asked for)
-            readable, _, _ = select.select([sock], [], [], 0)
-        except (OSError, ValueError):
-            return True
-        return bool(readable)
+        return sock is not None and (sock.fileno() < 0 or readable(sock))
 
     async def aclose(self) -> None:
         with anyio.CancelScope(shield=True):
@@ -108,3 +99,22 @@ class _StreamWire:
     def forget(self) -> None:
         if self._socket is not None:
             self._socket.close()
+
+
+class _HasFileno(Protocol):
+    def fileno(self) -> int: ...
+
+
+def readable(sock: _HasFileno) -> bool:
+    """Whether an idle connection's socket can be read: only when the server closed it (or sent bytes nobody asked
+    for), so the connection must not be reused. ``poll``, where there is one: ``select`` refuses descriptors past
+    FD_SETSIZE (1024), which in a process with many files open made every idle connection look closed."""
+    try:
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
+        ready, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(ready)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import select
-import socket
 import ssl
+
+from ._wire import readable
 
 __all__ = ["open_protocol_wire"]
 
@@ -104,10 +104,7 @@ class _ProtocolWire(asyncio.Protocol):
         # the server's FIN (or stray bytes) can sit in the socket before the loop has read it: the task given this
         # connection back may run before the loop polls again, so ask the socket too (as _StreamWire does)
         sock = transport.get_extra_info("socket")
-        try:
-            return sock is not None and bool(select.select([sock], [], [], 0)[0])
-        except (OSError, ValueError):
-            return True
+        return sock is not None and readable(sock)
 
     async def aclose(self) -> None:
         self.forget()
@@ -117,8 +114,9 @@ class _ProtocolWire(asyncio.Protocol):
             try:
                 self._transport.abort()  # nothing useful is left to flush on a connection we give up
             except RuntimeError:
-                # its event loop is closed, so the transport cannot finish closing itself: close the socket it
-                # owns (``_sock`` on asyncio's selector transports) rather than leave the descriptor to the GC
-                sock = getattr(self._transport, "_sock", None)
-                if isinstance(sock, socket.socket):
-                    sock.close()
+                # Its event loop is closed, so abort() could not schedule the last step of closing. Run that step
+                # now (asyncio's selector transports: close the socket, drop the protocol) rather than leave the
+                # descriptor to the garbage collector and its ResourceWarning.
+                finish = getattr(self._transport, "_call_connection_lost", None)
+                if callable(finish):
+                    finish(None)
