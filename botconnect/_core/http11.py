@@ -8,7 +8,6 @@ errors httpx's own transports raise, so callers (and our error mapping) cannot t
 
 from __future__ import annotations
 
-import attrs
 import httpx
 
 __all__ = [
@@ -55,19 +54,31 @@ def find_head_end(buffer: bytes | bytearray) -> int:
     return -1
 
 
-@attrs.frozen(slots=True)
 class ResponseHead:
-    status: int
-    reason: bytes
-    headers: list[tuple[bytes, bytes]]
-    keep_alive: bool
-    #: bytes of body to read; -1: chunked; -2: until the server closes the connection
-    length: int
+    """A parsed status line and headers, and how the body that follows is framed."""
+
+    __slots__ = ("headers", "keep_alive", "length", "reason", "status")
+
+    def __init__(
+        self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]], keep_alive: bool, length: int
+    ) -> None:
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.keep_alive = keep_alive
+        #: bytes of body to read; -1 (CHUNKED): chunked; -2 (UNTIL_CLOSE): until the server closes the connection
+        self.length = length
 
     @property
     def interim(self) -> bool:
         """A 1xx answer (100 Continue, 103 Early Hints): another head follows."""
         return 100 <= self.status < 200
+
+    def __repr__(self) -> str:
+        return (
+            f"ResponseHead(status={self.status}, reason={self.reason!r}, keep_alive={self.keep_alive}, "
+            f"length={self.length}, headers={self.headers!r})"
+        )
 
 
 CHUNKED = -1

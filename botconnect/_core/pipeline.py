@@ -96,32 +96,55 @@ class CallConfig:
 # -- actions the drivers perform ----------------------------------------------------------------------------
 
 
-@attrs.frozen
+# Plain slotted classes, not attrs: one is built per call and per attempt, and they are never compared or copied.
+
+
 class Send:
     """Send ``request``; answer with the ``httpx.Response`` (body read unless ``stream``) or throw the error."""
 
-    request: httpx.Request
-    stream: bool
-    follow_redirects: bool
+    __slots__ = ("follow_redirects", "request", "stream")
+
+    def __init__(self, request: httpx.Request, stream: bool, follow_redirects: bool) -> None:
+        self.request = request
+        self.stream = stream
+        self.follow_redirects = follow_redirects
+
+    def __repr__(self) -> str:
+        return f"Send({self.request!r}, stream={self.stream}, follow_redirects={self.follow_redirects})"
 
 
-@attrs.frozen
 class ReadBody:
     """Read (then close) the body of a streamed response; answer with None."""
 
-    response: httpx.Response
+    __slots__ = ("response",)
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+
+    def __repr__(self) -> str:
+        return f"ReadBody({self.response!r})"
 
 
-@attrs.frozen
 class Sleep:
-    seconds: float
+    __slots__ = ("seconds",)
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def __repr__(self) -> str:
+        return f"Sleep({self.seconds!r})"
 
 
-@attrs.frozen
 class AcquireToken:
     """Ask the credential for a bearer token for ``scopes``; answer with the token string."""
 
-    scopes: tuple[str, ...]
+    __slots__ = ("scopes",)
+
+    def __init__(self, scopes: tuple[str, ...]) -> None:
+        self.scopes = scopes
+
+    def __repr__(self) -> str:
+        return f"AcquireToken({self.scopes!r})"
 
 
 Action = Send | ReadBody | Sleep | AcquireToken
