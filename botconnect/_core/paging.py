@@ -6,17 +6,19 @@ A paged operation is described by one function ``token -> Operation[Page[T]]``; 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Generic, TypeVar
+from urllib.parse import urlparse, urlunparse
 
 import httpx
 
-from ..errors import UntrustedEndpointError
+from ..errors import DeserializationError, UntrustedEndpointError
 from .security import same_origin
 
-__all__ = ["Page", "resolve_next_link"]
+__all__ = ["Page", "page_parser", "resolve_next_link"]
 
 T = TypeVar("T")
+C = TypeVar("C")
 
 
 class Page(Generic[T]):
@@ -41,10 +43,37 @@ class Page(Generic[T]):
 
 def resolve_next_link(base: httpx.URL, next_link: str) -> httpx.URL:
     """The absolute URL of a ``nextLink``, refusing one on another origin (our bearer token must not follow it)."""
-    url = base.join(next_link)
+    url = httpx.URL(next_link)
+    text = str(url)
+    # The service sends absolute links, which ``base.join`` would return as ``urlunparse(urlparse(link))``, then
+    # parse again: skip that second parse (~45 us for a 120-character link) whenever it would not change the link.
+    if url.is_relative_url or urlunparse(urlparse(text)) != text:
+        url = base.join(url)
     if not same_origin(url, base):
         raise UntrustedEndpointError(
             f"refusing to follow a nextLink to another origin ({url.scheme}://{url.host}); "
             "the credential is only for the client's endpoint"
         )
     return url
+
+
+def page_parser(collection: type[C], to_page: Callable[[C], Page[T]]) -> Callable[[httpx.Response], Page[T]]:
+    """A parser for a response whose body is one ``collection`` (the service's page model), giving its Page.
+
+    The body is decoded here and handed to nothing else, so it is structured with ``structure_parsed``, which
+    consumes the decoded tree instead of copying out of it (the bulk of the cost of a page of small items).
+    """
+    from . import serde  # here, not at the top: ``from botconnect import Page`` must not load cattrs
+    from .responses import parse_json
+
+    def parse(response: httpx.Response) -> Page[T]:
+        data = parse_json(response)
+        try:
+            result = serde.structure_parsed(data, collection)
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise DeserializationError(
+                f"response body is not a valid {collection.__name__}: {exc}", response=response
+            ) from exc
+        return to_page(result)
+
+    return parse

@@ -1,8 +1,9 @@
 """The one converter: camelCase wire names, ``None`` kept off the wire, base64 bytes, open enums, extras.
 
-Every model class is converted by functions cattrs generates once per class (on first use), so the per-call
-cost is a plain function call. Unknown wire keys are captured into ``additional_properties`` on parse and
-written back on serialize, so whatever a channel adds survives a round trip untouched.
+Every model class is converted by functions generated once per class (on first use): ours for parsing a dict
+(see "Fast path" below), cattrs' for serializing and for any other Mapping. Unknown wire keys are captured into
+``additional_properties`` on parse and written back on serialize, so whatever a channel adds survives a round
+trip untouched.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import base64
 import binascii
 import enum
 import json
+import linecache
+import threading
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -33,7 +36,9 @@ __all__ = [
     "converter",
     "dumps",
     "loads",
+    "register_parsed_hook",
     "structure",
+    "structure_parsed",
     "unstructure",
     "wire_name",
 ]
@@ -117,12 +122,21 @@ def _structure_str(value: Any, _: Any) -> str:
     raise TypeError(f"expected a string, got {type(value).__name__}")
 
 
+def _structure_number(value: Any, cls: type[Any]) -> Any:
+    try:
+        return cls(value)
+    except OverflowError as exc:  # int(1e400), float(10**400): a bad value like any other, not an arithmetic bug
+        raise ValueError(f"{type(value).__name__} value out of range for {cls.__name__}") from exc
+
+
 converter.register_structure_hook(datetime, _structure_datetime)
 converter.register_unstructure_hook(datetime, _unstructure_datetime)
 converter.register_structure_hook(bytes, _structure_bytes)
 converter.register_unstructure_hook(bytes, _unstructure_bytes)
 converter.register_structure_hook(Any, _passthrough)
 converter.register_structure_hook(str, _structure_str)
+converter.register_structure_hook(int, _structure_number)
+converter.register_structure_hook(float, _structure_number)
 
 
 # -- open enums: `SomeEnum | str` accepts values the SDK does not know yet --------------------------------
@@ -225,7 +239,8 @@ def _omitted(cls: Any) -> dict[str, Any]:
     return {f.name: override(omit=True) for f in attrs.fields(cls) if f.name == EXTRAS_FIELD or f.metadata.get(LOCAL)}
 
 
-def _make_model_structure(cls: type[T]) -> Callable[[Any, Any], T]:
+def _make_generic_structure(cls: type[T]) -> Callable[[Any, Any], T]:
+    """cattrs' generated function plus the extras: any Mapping, and models the fast generator does not cover."""
     fields = _wire_fields(cls)
     overrides: dict[str, Any] = {f.name: override(rename=wire_name(f)) for f in fields}
     overrides.update(_omitted(cls))
@@ -256,6 +271,232 @@ def _make_model_structure(cls: type[T]) -> Callable[[Any, Any], T]:
         return obj
 
     return structure_model
+
+
+# Fast path. A page of 200 messages is ~3,000 field values; cattrs' generated code calls one hook per value, so
+# for a plain dict we generate our own function that tests the common case inline (`type(v) is str`) and calls
+# the hook cattrs would have used for anything else: values, errors and messages stay the same. Non-dict
+# mappings go through the generic function above.
+#
+# Each model gets two such functions. The converter's one only reads its input (``from_dict`` must not touch
+# the caller's dict). The "parsed" one is for a tree fresh from ``loads`` that nothing else holds: it pops the
+# known keys, so what is left *is* ``additional_properties``, and identifiers keep their wire dict uncopied.
+
+_generating = threading.local()
+_MISSING: Any = object()
+_FACTORY: Any = attrs.Factory  # a class at run time (the stubs type it as an overloaded function)
+_SCALAR_HOOKS: dict[Any, Any] = {
+    str: _structure_str,
+    int: _structure_number,
+    float: _structure_number,
+    bool: _structure_number,  # bool subclasses int: the int hook serves it too
+}
+#: hooks for a "parsed" tree, by type (the converter's hooks for every other type)
+_parsed_hooks: dict[Any, Callable[[Any, Any], Any]] = {}
+#: (predicate, hook) pairs for non-model types with a "parsed" hook (the identifiers)
+_parsed_hook_funcs: list[tuple[Callable[[Any], bool], Callable[[Any, Any], Any]]] = []
+
+
+def _hook_or_late(tp: Any) -> Callable[[Any, Any], Any]:
+    """The converter's hook for ``tp``; for a model still being generated (a cycle), a per-call lookup."""
+    try:
+        return converter.get_structure_hook(tp)
+    except RecursionError:
+        return converter.structure
+
+
+def _parsed_hook(tp: Any) -> Callable[[Any, Any], Any]:
+    hook = _parsed_hooks.get(tp)
+    if hook is not None:
+        return hook
+    if _is_model(tp):
+        working = _working("parsed")
+        if tp in working:  # a model that contains itself
+            return structure_parsed
+        working.add(tp)
+        try:
+            regular = converter.get_structure_hook(tp)
+            hook = _make_fast_structure(tp, regular, parsed=True) if _fast_supported(tp) else regular
+        finally:
+            working.discard(tp)
+    else:
+        hook = next((h for predicate, h in _parsed_hook_funcs if predicate(tp)), None) or _hook_or_late(tp)
+    _parsed_hooks[tp] = hook
+    return hook
+
+
+def register_parsed_hook(predicate: Callable[[Any], bool], hook: Callable[[Any, Any], Any]) -> None:
+    """A hook for :func:`structure_parsed` trees (it may keep or change the dicts it gets) for matching types."""
+    _parsed_hook_funcs.append((predicate, hook))
+    _parsed_hooks.clear()
+
+
+def _working(kind: str) -> set[Any]:
+    working: set[Any] | None = getattr(_generating, kind, None)
+    if working is None:
+        working = set()
+        setattr(_generating, kind, working)
+    return working
+
+
+def _model_list_item(tp: Any) -> Any:
+    if typing.get_origin(tp) is list:
+        args = typing.get_args(tp)
+        if len(args) == 1 and _is_model(args[0]):
+            return args[0]
+    return None
+
+
+def _field_source(i: int, field: attrs.Attribute[Any], ns: dict[str, Any], parsed: bool) -> list[str]:
+    """Lines that leave the structured value of one field in ``v<i>`` (None when the key is missing)."""
+    key, tp, v, h, t = wire_name(field), field.type, f"v{i}", f"h{i}", f"t{i}"
+    take = "pop" if parsed else "get"
+    get = f"{v} = data.{take}({key!r}, None)"
+    call = f"{v} = {h}({v}, {t})"
+    codec = field.metadata.get(CODEC)
+    hook = codec[0] if codec is not None else _hook_or_late(tp)
+    ns[h], ns[t] = hook, tp
+    if hook is _passthrough:
+        return [get]
+    enum_cls = _open_enum_of(tp)
+    if enum_cls is not None and codec is None:
+        ns[f"m{i}"] = {m.value: m for m in enum_cls}
+        return [get, f"if type({v}) is str: {v} = m{i}.get({v}, {v})", f"elif {v} is not None: {call}"]
+    inner = _plain_optional_of(tp) if codec is None else None
+    if inner is None:  # the hook sees every value that is present, None included
+        return [f"{v} = data.{take}({key!r}, MISSING)", f"if {v} is MISSING: {v} = None", f"else: {call}"]
+    inner_hook = _parsed_hook(inner) if parsed else _hook_or_late(inner)
+    ns[h], ns[t] = inner_hook, inner
+    if _SCALAR_HOOKS.get(inner) is inner_hook:
+        return [get, f"if type({v}) is not {inner.__name__} and {v} is not None: {call}"]
+    if inner is datetime and inner_hook is _structure_datetime:
+        return [get, f"if type({v}) is str: {v} = fromisoformat({v})", f"elif {v} is not None: {call}"]
+    item = _model_list_item(inner)
+    if item is not None:
+        ns[f"e{i}"], ns[f"u{i}"] = _parsed_hook(item) if parsed else _hook_or_late(item), item
+        return [get, f"if type({v}) is list: {v} = [e{i}(x, u{i}) for x in {v}]", f"elif {v} is not None: {call}"]
+    return [get, f"if {v} is not None: {call}"]
+
+
+def _stores_plainly(cls: Any) -> bool:
+    """Whether attrs' __init__ of ``cls`` does nothing but store its arguments and defaults."""
+    init_code = getattr(cls.__init__, "__code__", None)
+    return (
+        _plain_new(cls)
+        and cls.__setattr__ is object.__setattr__  # not frozen, no on_setattr hooks
+        and init_code is not None
+        and init_code.co_filename.startswith("<attrs generated")  # not a hand-written __init__
+        and not hasattr(cls, "__attrs_pre_init__")
+        and not hasattr(cls, "__attrs_post_init__")
+        and all(
+            f.validator is None
+            and f.converter is None
+            and f.default is not attrs.NOTHING
+            and not getattr(f.default, "takes_self", False)
+            for f in attrs.fields(cls)
+        )
+    )
+
+
+def _plain_new(cls: Any) -> bool:
+    return cls.__new__ is object.__new__
+
+
+def _construct_source(cls: type[Any], fields: list[attrs.Attribute[Any]], ns: dict[str, Any]) -> list[str]:
+    """Lines that build and return the instance from ``v<i>`` and ``extras``."""
+    extras = attrs.fields_dict(cls)[EXTRAS_FIELD]
+    if _stores_plainly(cls):  # what __init__ would do, without matching a dozen keywords (~10% of a parse)
+        lines = ["obj = new(cls)", f"obj.{extras.name} = extras"]
+        lines += [f"obj.{f.name} = v{i}" for i, f in enumerate(fields)]
+        wire = {f.name for f in fields} | {EXTRAS_FIELD}
+        for f in attrs.fields(cls):  # the fields that are not on the wire get their defaults
+            if f.name not in wire:
+                factory = isinstance(f.default, _FACTORY)
+                ns[f"d_{f.name}"] = f.default.factory if factory else f.default
+                lines.append(f"obj.{f.name} = d_{f.name}{'()' if factory else ''}")
+        return [*lines, "return obj"]
+    args = "".join(f"{f.alias}=v{i}, " for i, f in enumerate(fields)) + f"{extras.alias}=extras"
+    if _plain_new(cls):  # calling the class would pack the keywords into a dict for __init__
+        return ["obj = new(cls)", f"init(obj, {args})", "return obj"]
+    return [f"return cls({args})"]
+
+
+def _make_fast_structure(cls: type[T], slow: Callable[[Any, Any], T], parsed: bool) -> Callable[[Any, Any], T]:
+    """The structure function for ``cls`` described above; ``slow`` for anything but a dict."""
+    fields = _wire_fields(cls)
+    ns: dict[str, Any] = {
+        "cls": cls,
+        "slow": slow,
+        "known": frozenset(wire_name(f) for f in fields),
+        "MISSING": _MISSING,
+        "fromisoformat": datetime.fromisoformat,
+        "structure": structure_parsed if parsed else converter.structure,
+        "new": object.__new__,
+        "init": cls.__init__,
+    }
+    name = f"structure_{'parsed_' if parsed else ''}{cls.__name__}"
+    lines = [f"def {name}(data, _=None):", "    if type(data) is not dict:", "        return slow(data, cls)"]
+    subtypes = cls.__dict__.get(SUBTYPES, {})
+    if cls.__dict__.get(DISCRIMINATOR) is not None and subtypes:
+        ns["subtypes"] = subtypes
+        lines += [
+            f"    tag = data.get({cls.__dict__[DISCRIMINATOR]!r})",
+            "    sub = subtypes.get(tag) if isinstance(tag, str) else None",
+            "    if sub is not None and sub is not cls:",
+            "        return structure(data, sub)",
+        ]
+    lines.append("    try:")
+    for i, f in enumerate(fields):
+        lines += ["        " + line for line in _field_source(i, f, ns, parsed)]
+    if parsed:  # the known keys are gone: the rest are the unknown ones, in their order
+        lines.append("        extras = data or {}")
+    else:
+        lines += [
+            "        if known.issuperset(data):",
+            "            extras = {}",
+            "        else:",
+            "            extras = {k: x for k, x in data.items() if k not in known}",
+        ]
+    lines += ["        " + line for line in _construct_source(cls, fields, ns)]
+    lines += [
+        "    except AttributeError as exc:  # e.g. a list where the spec has an object (``metadata: []``)",
+        f"        raise TypeError(f'{cls.__name__}: a field has the wrong JSON shape ({{exc}})') from exc",
+    ]
+    source = "\n".join(lines) + "\n"
+    filename = f"<botconnect {name} {cls.__module__}.{cls.__qualname__}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    exec(compile(source, filename, "exec"), ns)  # noqa: S102 (source built from field names and types only)
+    fast: Callable[[Any, Any], T] = ns[name]
+    return fast
+
+
+def _fast_supported(cls: type[Any]) -> bool:
+    if any(isinstance(f.type, str) for f in attrs.fields(cls)):
+        attrs.resolve_types(cls)
+    # only None defaults: passing None for a missing key is then exactly what the attrs default does
+    return attrs.fields_dict(cls)[EXTRAS_FIELD].init and all(
+        f.default is None and f.init and f.type is not None for f in _wire_fields(cls)
+    )
+
+
+def _make_model_structure(cls: type[T]) -> Callable[[Any, Any], T]:
+    working = _working("classes")
+    if cls in working:  # a model that contains itself: cattrs' list/optional factories fall back to late binding
+        raise RecursionError(f"{cls.__name__} is being generated")
+    working.add(cls)
+    try:
+        if not _fast_supported(cls):
+            return _make_generic_structure(cls)
+        generic: list[Callable[[Any, Any], T]] = []
+
+        def slow(data: Any, tp: Any) -> T:
+            if not generic:  # built on first use: most models never see anything but a dict
+                generic.append(_make_generic_structure(cls))
+            return generic[0](data, tp)
+
+        return _make_fast_structure(cls, slow, parsed=False)
+    finally:
+        working.discard(cls)
 
 
 def _make_model_unstructure(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
@@ -301,6 +542,12 @@ def register_subtype(base: type[Any], key: str, sub: type[Any]) -> None:
 
 def structure(data: Any, cls: type[T]) -> T:
     return converter.structure(data, cls)
+
+
+def structure_parsed(data: Any, cls: type[T]) -> T:
+    """Like :func:`structure`, for a tree fresh from :func:`loads` that nothing else holds: it may be consumed."""
+    hook = _parsed_hooks.get(cls) or _parsed_hook(cls)
+    return hook(data, cls)  # type: ignore[no-any-return]
 
 
 def unstructure(obj: Any) -> Any:

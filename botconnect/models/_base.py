@@ -40,7 +40,7 @@ class Model:
         parsed = serde.loads(data)
         if not isinstance(parsed, Mapping):
             raise TypeError(f"{cls.__name__} expects a JSON object, got {type(parsed).__name__}")
-        return serde.structure(parsed, cls)
+        return serde.structure_parsed(parsed, cls)  # the decoded tree is ours: consumed, not copied
 
     def to_json(self) -> bytes:
         """Compact UTF-8 JSON bytes of :meth:`to_dict`."""

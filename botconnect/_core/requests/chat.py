@@ -37,7 +37,7 @@ from ...models.chat import (
 from ...models.identifiers import CommunicationIdentifier, identifier_from_raw_id, identifier_to_wire
 from .. import serde
 from ..operation import Operation
-from ..paging import Page, resolve_next_link
+from ..paging import Page, page_parser, resolve_next_link
 from ..pipeline import CallConfig, default_user_agent, make_timeout
 from ..responses import model_parser, parse_none
 from ..retry import RetryPolicy
@@ -287,12 +287,7 @@ def _paged(
     collection: type[Any],
 ) -> Operation[Page[Any]]:
     url = _url(ctx, path, query) if token is None else _next_link_url(ctx, token)
-    parse_collection = model_parser(collection)
-
-    def parse(response: httpx.Response) -> Page[Any]:
-        result = parse_collection(response)
-        return Page(result.value or [], result.next_link)
-
+    parse = page_parser(collection, lambda result: Page(result.value or [], result.next_link))
     return Operation(request=_request("GET", url), parse=parse, success=_OK, idempotent=True)
 
 

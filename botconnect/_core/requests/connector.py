@@ -24,7 +24,7 @@ from ...models import (
 )
 from ...models._base import Model
 from ..operation import Operation
-from ..paging import Page
+from ..paging import Page, page_parser
 from ..responses import model_list_parser, model_parser, parse_none
 from ..security import path_segment
 from ._common import build_url, coerce_model
@@ -230,11 +230,7 @@ def _check_token(token: str | None) -> str | None:
 
 def build_get_conversations(base: httpx.URL, continuation_token: str | None) -> Operation[Page[ConversationMembers]]:
     token = _check_token(continuation_token)
-    parse_result = model_parser(ConversationsResult)
-
-    def parse(response: httpx.Response) -> Page[ConversationMembers]:
-        result = parse_result(response)
-        return Page(result.conversations or [], result.continuation_token)
+    parse = page_parser(ConversationsResult, lambda result: Page(result.conversations or [], result.continuation_token))
 
     return Operation(
         request=httpx.Request(
@@ -257,12 +253,7 @@ def build_get_conversation_paged_members(
     base: httpx.URL, conversation_id: str, page_size: int | None, continuation_token: str | None
 ) -> Operation[Page[ChannelAccount]]:
     request = _paged_members_request(base, conversation_id, page_size, continuation_token)
-    parse_result = model_parser(PagedMembersResult)
-
-    def parse(response: httpx.Response) -> Page[ChannelAccount]:
-        result = parse_result(response)
-        return Page(result.members or [], result.continuation_token)
-
+    parse = page_parser(PagedMembersResult, lambda result: Page(result.members or [], result.continuation_token))
     return Operation(request=request, parse=parse, idempotent=True)
 
 
@@ -270,12 +261,7 @@ def build_get_teams_conversation_paged_members(
     base: httpx.URL, conversation_id: str, page_size: int | None, continuation_token: str | None
 ) -> Operation[Page[TeamsChannelAccount]]:
     request = _paged_members_request(base, conversation_id, page_size, continuation_token)
-    parse_result = model_parser(TeamsPagedMembersResult)
-
-    def parse(response: httpx.Response) -> Page[TeamsChannelAccount]:
-        result = parse_result(response)
-        return Page(result.members or [], result.continuation_token)
-
+    parse = page_parser(TeamsPagedMembersResult, lambda result: Page(result.members or [], result.continuation_token))
     return Operation(request=request, parse=parse, idempotent=True)
 
 
