@@ -50,26 +50,32 @@ class ItemPaged(Iterator[T], Generic[T]):
         self._factory = factory
         self._run = run
         self._pages: PageIterator[T] | None = None
-        self._page: Sequence[T] = ()
-        self._index = 0
+        self._items: Iterator[T] | None = None
 
     def by_page(self, continuation_token: str | None = None) -> PageIterator[T]:
         """Pages, starting at ``continuation_token`` (from a page or from an error raised mid-paging)."""
         return PageIterator(self._factory, self._run, continuation_token)
 
-    def __iter__(self) -> ItemPaged[T]:
-        return self
+    def __iter__(self) -> Iterator[T]:
+        # ``for`` loops get the generator itself: items then come at C speed (no Python __next__ per item)
+        if self._items is None:
+            self._items = self._generate()
+        return self._items
 
     def __next__(self) -> T:
-        # A failed page leaves the page iterator on the same token, so iterating again retries that page.
+        return next(self.__iter__())
+
+    def _generate(self) -> Iterator[T]:
         if self._pages is None:
             self._pages = self.by_page()
-        while self._index >= len(self._page):
-            self._page = next(self._pages).items  # StopIteration ends us too
-            self._index = 0
-        item = self._page[self._index]
-        self._index += 1
-        return item
+        try:
+            for page in self._pages:
+                yield from page.items
+        except Exception:
+            # A failed page leaves the page iterator on the same token: iterating again retries that page
+            # (a generator that raised is finished, so the next iteration starts a new one).
+            self._items = None
+            raise
 
     def __repr__(self) -> str:
         return f"<ItemPaged of {getattr(self._factory, '__qualname__', 'operation')}>"

@@ -57,7 +57,7 @@ class AsyncItemPaged(AsyncIterator[T], Generic[T]):
         """Pages, starting at ``continuation_token`` (from a page or from an error raised mid-paging)."""
         return AsyncPageIterator(self._factory, self._run, continuation_token)
 
-    def __aiter__(self) -> AsyncItemPaged[T]:
+    def __aiter__(self) -> AsyncIterator[T]:
         return self
 
     async def __anext__(self) -> T:
