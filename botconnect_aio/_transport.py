@@ -43,6 +43,8 @@ _Origin = tuple[bytes, str, int]
 _DEFAULT_PORTS = {b"http": 80, b"https": 443}
 #: request bodies up to this size go out in the same write as the head
 _COALESCE = 64 * 1024
+#: what a broken connection raises from a wire (the asyncio protocol, anyio streams, TLS)
+_CONNECTION_ERRORS = (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError, ssl.SSLError)
 
 
 def default_transport() -> AsyncHTTP11Transport | None:
@@ -224,31 +226,29 @@ class AsyncHTTP11Transport(httpx.AsyncBaseTransport):
         self, connection: _Connection, request: httpx.Request, timeouts: dict[str, float | None]
     ) -> ResponseHead:
         wire = connection.wire
+        method = request.method.encode("ascii")
         writing = True
         with anyio.CancelScope() as scope:
             scope.deadline = _deadline(timeouts.get("write"))
             try:
-                await self._send_request(wire, request)
+                try:
+                    await self._send_request(wire, request)
+                except _CONNECTION_ERRORS as exc:
+                    # A server may answer before the body is all sent and close (413 to a large upload, 401):
+                    # that answer is what the caller needs, as with httpcore. Without one, it is a write error.
+                    writing = False
+                    scope.deadline = _deadline(timeouts.get("read"))
+                    try:
+                        head = await self._read_head(wire, request, method)
+                    except (httpx.RemoteProtocolError, *_CONNECTION_ERRORS):
+                        raise httpx.WriteError(f"the connection failed: {exc!r}", request=request) from exc
+                    head.keep_alive = False
+                    return head
                 writing = False
                 scope.deadline = _deadline(timeouts.get("read"))
-                method = request.method.encode("ascii")
-                while True:
-                    end = find_head_end(wire.buffer)
-                    if end < 0:
-                        if not await wire.fill():
-                            raise httpx.RemoteProtocolError(
-                                "the server closed the connection without sending a complete response", request=request
-                            )
-                        continue
-                    head = parse_response_head(bytes(wire.buffer[:end]), method=method)
-                    del wire.buffer[:end]
-                    if not head.interim:
-                        return head
-                    if head.status == 101:
-                        raise httpx.RemoteProtocolError("unexpected 101 Switching Protocols", request=request)
-            except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError, ssl.SSLError) as exc:
-                error = httpx.WriteError if writing else httpx.ReadError
-                raise error(f"the connection failed: {exc!r}", request=request) from exc
+                return await self._read_head(wire, request, method)
+            except _CONNECTION_ERRORS as exc:
+                raise httpx.ReadError(f"the connection failed: {exc!r}", request=request) from exc
             except httpx.RemoteProtocolError as exc:
                 exc.request = request
                 raise
@@ -256,6 +256,24 @@ class AsyncHTTP11Transport(httpx.AsyncBaseTransport):
         if writing:
             raise httpx.WriteTimeout("timed out sending the request", request=request)
         raise httpx.ReadTimeout("timed out waiting for the response", request=request)
+
+    @staticmethod
+    async def _read_head(wire: Wire, request: httpx.Request, method: bytes) -> ResponseHead:
+        """The final response head (1xx interim answers skipped); raises when the server closes before it."""
+        while True:
+            end = find_head_end(wire.buffer)
+            if end < 0:
+                if not await wire.fill():
+                    raise httpx.RemoteProtocolError(
+                        "the server closed the connection without sending a complete response", request=request
+                    )
+                continue
+            head = parse_response_head(bytes(wire.buffer[:end]), method=method)
+            del wire.buffer[:end]
+            if not head.interim:
+                return head
+            if head.status == 101:
+                raise httpx.RemoteProtocolError("unexpected 101 Switching Protocols", request=request)
 
     @staticmethod
     async def _send_request(wire: Wire, request: httpx.Request) -> None:
@@ -407,7 +425,7 @@ class _StreamedBody(httpx.AsyncByteStream):
                         more = await wire.fill()
                 except TimeoutError:
                     raise httpx.ReadTimeout("timed out reading the response body", request=self._request) from None
-                except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError, ssl.SSLError) as exc:
+                except _CONNECTION_ERRORS as exc:
                     raise httpx.ReadError(f"the connection failed: {exc!r}", request=self._request) from exc
                 if not more:
                     if remaining == UNTIL_CLOSE:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import socket
+import struct
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -1099,3 +1100,32 @@ async def test_connector_client_sends_over_the_default_transport(
     assert sent["text"] == "héllo"
     assert sent["from"] == {"id": "bot-1"}
     assert server.requests[1].raw == received.raw
+
+
+async def test_early_answer_to_an_upload_is_returned(anyio_backend: str) -> None:
+    """A server that answers (413) before reading a large body and then gives up on the connection: the caller
+    gets that answer, not a write error, as with httpcore. The server waits before closing so the answer has
+    reached the client; the close then resets the connection under the client's pending writes."""
+    answered = threading.Event()
+
+    def handler(peer: Peer) -> None:
+        while b"\r\n\r\n" not in peer._buffer:  # the head only: the body is never read
+            assert peer._fill()
+        peer.send(response(413, b'{"error":{"code":"TooLarge"}}', "Connection: close"))
+        peer.sock.shutdown(socket.SHUT_WR)
+        answered.set()
+        peer.eof.wait(0.5)
+        peer.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # reset, not FIN
+
+    with RawServer(handler) as server:
+        async with AsyncHTTP11Transport() as transport, client(transport) as http:
+            try:
+                reply = await http.post(server.url + "/upload", content=b"x" * (64 * 1024 * 1024))
+            except httpx.WriteError:
+                # trio's stream is not read while a send is blocked: the kernel drops the unread answer when the
+                # reset arrives, so only a write error is left to report
+                assert anyio_backend == "trio"
+            else:
+                assert (reply.status_code, reply.json()) == (413, {"error": {"code": "TooLarge"}})
+            assert answered.is_set()
+            assert server.accepted == 1
