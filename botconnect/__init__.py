@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ._core.paging import Page
     from ._core.retry import NO_RETRIES, RetryPolicy
     from ._paging import ItemPaged, PageIterator
+    from ._transport import HTTP11Transport
     from .auth import MicrosoftAppCredentials
     from .chat import (
         API_VERSION_2024_03_07,
@@ -241,6 +242,7 @@ _LAZY: dict[str, str] = {
     "InputHints": "botconnect.models",
     "InstallationUpdateActionTypes": "botconnect.models",
     "ItemPaged": "botconnect._paging",
+    "HTTP11Transport": "botconnect._transport",
     "MediaCard": "botconnect.models",
     "MediaEventValue": "botconnect.models",
     "MediaUrl": "botconnect.models",
@@ -402,6 +404,7 @@ __all__ = [
     "InputHints",
     "InstallationUpdateActionTypes",
     "ItemPaged",
+    "HTTP11Transport",
     "MediaCard",
     "MediaEventValue",
     "MediaUrl",

@@ -15,6 +15,7 @@ from ._core.clientconfig import env_proxies_configured
 from ._core.operation import Operation
 from ._core.pipeline import AcquireToken, Action, CallConfig, ReadBody, Send, Sleep, call_flow
 from ._core.retry import RetryPolicy
+from ._transport import HTTP11Transport
 from .errors import ClientClosedError
 
 __all__ = ["Pipeline", "TokenCredential", "log_like_httpx", "token_string"]
@@ -75,7 +76,7 @@ class Pipeline:
         self._direct: httpx.BaseTransport | None = None
         if http_client is None:
             if transport is None and not env_proxies_configured():
-                transport = httpx.HTTPTransport()
+                transport = HTTP11Transport()
             self._direct = transport
             http_client = httpx.Client(transport=transport)
         self._http = http_client

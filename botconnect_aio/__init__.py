@@ -113,6 +113,7 @@ if TYPE_CHECKING:
     )
 
     from ._paging import AsyncItemPaged, AsyncPageIterator
+    from ._transport import AsyncHTTP11Transport
     from .auth import MicrosoftAppCredentials
     from .chat import (
         API_VERSION_2024_03_07,
@@ -170,6 +171,7 @@ _LAZY: dict[str, str] = {
     "ActivityTypes": "botconnect.models",
     "AnimationCard": "botconnect.models",
     "AsyncItemPaged": "botconnect_aio._paging",
+    "AsyncHTTP11Transport": "botconnect_aio._transport",
     "AsyncPageIterator": "botconnect_aio._paging",
     "Attachment": "botconnect.models",
     "AttachmentData": "botconnect.models",
@@ -332,6 +334,7 @@ __all__ = [
     "ActivityTypes",
     "AnimationCard",
     "AsyncItemPaged",
+    "AsyncHTTP11Transport",
     "AsyncPageIterator",
     "Attachment",
     "AttachmentData",

@@ -69,6 +69,7 @@ class AsyncHTTP11Transport(httpx.AsyncBaseTransport):
 
     Idle connections are reused newest first (the one least likely to have been closed by the server), checked
     before reuse, and dropped after ``keepalive_expiry`` seconds; at most ``max_keepalive_connections`` are kept.
+    ``ssl_context`` replaces the default verification (certifi, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``).
     Timeouts come from the request (``extensions["timeout"]``: connect, read, write, pool), as with httpx.
     """
 
@@ -97,6 +98,7 @@ class AsyncHTTP11Transport(httpx.AsyncBaseTransport):
     # -- httpx.AsyncBaseTransport ------------------------------------------------------------------------------
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send one request; the response's body is read (or streamed) by the caller, who must close it."""
         url = request.url
         scheme = url.raw_scheme
         if scheme not in _DEFAULT_PORTS or "upgrade" in request.headers:
@@ -125,6 +127,7 @@ class AsyncHTTP11Transport(httpx.AsyncBaseTransport):
         return self._response(connection, head, request, timeouts.get("read"))
 
     async def aclose(self) -> None:
+        """Close the idle connections; connections still in use close when their response is closed."""
         self._closed = True
         if current_loop() is not self._loop:
             self._forget_idle()

@@ -28,6 +28,8 @@ ASYNC_ROOT = "botconnect_aio"
 #: sync dunder -> its async twin
 DUNDERS = {"__enter__": "__aenter__", "__exit__": "__aexit__", "__iter__": "__aiter__", "__next__": "__anext__"}
 ASYNC_DUNDERS = {v: k for k, v in DUNDERS.items()}
+#: httpx's transport interface names its sync and async methods differently
+TRANSPORT_METHODS = {"handle_async_request": "handle_request", "aclose": "close"}
 #: a parameter with one of these names makes a class an I/O class, which must exist in both packages
 IO_PARAMETERS = frozenset({"pipeline", "http_client", "transport"})
 
@@ -192,6 +194,8 @@ def _members(cls: type, *, is_async: bool) -> dict[str, tuple[str, Any]]:
                 mapped = name
             if mapped is None:
                 continue
+        elif is_async and issubclass(cls, httpx.AsyncBaseTransport):
+            mapped = TRANSPORT_METHODS.get(name, name)
         else:
             mapped = name
         owner = next((klass for klass in cls.__mro__ if name in vars(klass)), None)

@@ -1,0 +1,51 @@
+"""The default sync transport: httpx's own HTTP/1.1 pool, with the knobs named as on ``AsyncHTTP11Transport``.
+
+Blocking calls do not suffer from what made httpx's async pool slow at high concurrency (see
+``botconnect_aio._transport``), so the sync side keeps httpx's pool; this class only gives both façades the same
+constructor, and keeps up to 100 idle connections instead of httpx's 20.
+"""
+
+from __future__ import annotations
+
+import ssl
+
+import httpx
+
+__all__ = ["HTTP11Transport"]
+
+
+class HTTP11Transport(httpx.HTTPTransport):
+    """At most ``max_connections`` requests in flight, each on its own keep-alive connection.
+
+    Idle connections are dropped after ``keepalive_expiry`` seconds; at most ``max_keepalive_connections`` are
+    kept. ``ssl_context`` replaces the default verification (certifi, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``).
+    Timeouts come from the request (``extensions["timeout"]``: connect, read, write, pool), as with httpx.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_connections: int = 100,
+        max_keepalive_connections: int = 100,
+        keepalive_expiry: float = 5.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        if max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
+        limits = httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=max(0, max_keepalive_connections),
+            keepalive_expiry=keepalive_expiry,
+        )
+        super().__init__(verify=ssl_context if ssl_context is not None else True, limits=limits)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send one request; the response's body is read (or streamed) by the caller, who must close it."""
+        return super().handle_request(request)
+
+    def close(self) -> None:
+        """Close the idle connections; connections still in use close when their response is closed."""
+        super().close()
+
+    def __repr__(self) -> str:
+        return "<HTTP11Transport (httpx's HTTP/1.1 pool)>"
