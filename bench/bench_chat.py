@@ -21,7 +21,7 @@ from _measure import AsyncCase, Context, Row, Stat, SyncCase, compare, label, me
 
 import botconnect
 import botconnect_aio
-from botconnect_aio._transport import AsyncHTTP11Transport
+from botconnect_aio import AsyncHTTP11Transport
 
 GROUP = "chat"
 TITLE = "ACS send_message / list_messages vs raw httpx and azure-communication-chat"

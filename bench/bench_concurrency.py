@@ -21,7 +21,7 @@ from bench_send import HEADERS, activity_url
 
 import botconnect_aio
 from botconnect.models import Activity
-from botconnect_aio._transport import AsyncHTTP11Transport
+from botconnect_aio import AsyncHTTP11Transport
 
 GROUP = "concurrency"
 TITLE = "async at 100 concurrent calls (asyncio)"

@@ -41,7 +41,7 @@ from _measure import (
 
 import botconnect
 import botconnect_aio
-from botconnect_aio._transport import AsyncHTTP11Transport
+from botconnect_aio import AsyncHTTP11Transport
 
 GROUP = "paging"
 TITLE = "paged members vs a raw loop; memory over 1,000,000 members"

@@ -1,7 +1,7 @@
 """2. ``send_to_conversation``, sync and async (sequential calls), calls/s.
 
 Floor: a raw httpx POST of the pre-serialized activity bytes (response JSON decoded) through the same transport
-as ours: ours runs with its defaults (sync: an ``httpx.HTTPTransport``, as a raw ``httpx.Client()``; async: our
+as ours: ours runs with its defaults (sync: ``HTTP11Transport``, httpx's pool as in a raw ``httpx.Client()``; async: our
 ``AsyncHTTP11Transport``, so the raw floor is an ``httpx.AsyncClient`` mounted on one). A second pair gives ours
 the raw ``httpx.Client`` / ``httpx.AsyncClient`` itself (``http_client=``): identical client and pool. Ours
 serializes the Activity and parses the ResourceResponse on every call, as a bot does.
@@ -22,7 +22,7 @@ from _measure import AsyncCase, Context, Row, Stat, SyncCase, compare, label, me
 import botconnect
 import botconnect_aio
 from botconnect.models import Activity
-from botconnect_aio._transport import AsyncHTTP11Transport
+from botconnect_aio import AsyncHTTP11Transport
 
 GROUP = "send"
 TITLE = "send_to_conversation sync / async sequential"
@@ -84,7 +84,7 @@ def run(ctx: Context) -> list[Row]:
                 bf_client.close()
 
     async_stats = asyncio.run(_measure_async(ctx, activity, body, url, bf_activity))
-    # ours with its defaults owns an httpx.HTTPTransport, the transport of the raw httpx.Client()
+    # ours with its defaults owns an HTTP11Transport: httpx's HTTP/1.1 pool, as the raw httpx.Client() has
     baselines = [("raw", "raw httpx POST, same transport (floor)", ">= 0.85x"), ("official", competitor, "")]
     rows = compare(GROUP, "send_to_conversation, sync", "calls/s", sync_stats, "ours", baselines)
     rows += compare(
