@@ -12,7 +12,7 @@ from urllib.parse import urlparse, urlunparse
 
 import httpx
 
-from ..errors import DeserializationError, UntrustedEndpointError
+from ..errors import UntrustedEndpointError
 from .security import same_origin
 
 __all__ = ["Page", "page_parser", "resolve_next_link"]
@@ -58,22 +58,12 @@ def resolve_next_link(base: httpx.URL, next_link: str) -> httpx.URL:
 
 
 def page_parser(collection: type[C], to_page: Callable[[C], Page[T]]) -> Callable[[httpx.Response], Page[T]]:
-    """A parser for a response whose body is one ``collection`` (the service's page model), giving its Page.
+    """A parser for a response whose body is one ``collection`` (the service's page model), giving its Page."""
+    from .responses import model_parser  # here, not at the top: ``from botconnect import Page`` must not load cattrs
 
-    The body is decoded here and handed to nothing else, so it is structured with ``structure_parsed``, which
-    consumes the decoded tree instead of copying out of it (the bulk of the cost of a page of small items).
-    """
-    from . import serde  # here, not at the top: ``from botconnect import Page`` must not load cattrs
-    from .responses import parse_json
+    parse_collection = model_parser(collection)
 
     def parse(response: httpx.Response) -> Page[T]:
-        data = parse_json(response)
-        try:
-            result = serde.structure_parsed(data, collection)
-        except (TypeError, ValueError, KeyError, AttributeError) as exc:
-            raise DeserializationError(
-                f"response body is not a valid {collection.__name__}: {exc}", response=response
-            ) from exc
-        return to_page(result)
+        return to_page(parse_collection(response))
 
     return parse
