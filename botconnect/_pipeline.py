@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -11,14 +9,23 @@ from typing import Any, Protocol, TypeVar
 
 import httpx
 
-from ._core.clientconfig import env_proxies_configured
 from ._core.operation import Operation
-from ._core.pipeline import AcquireToken, Action, CallConfig, ReadBody, Send, Sleep, call_flow
+from ._core.pipeline import (
+    AcquireToken,
+    Action,
+    CallConfig,
+    ReadBody,
+    Send,
+    Sleep,
+    call_flow,
+    finish_direct_send,
+    token_string,
+)
 from ._core.retry import RetryPolicy
-from ._transport import HTTP11Transport
+from ._transport import default_transport
 from .errors import ClientClosedError
 
-__all__ = ["Pipeline", "TokenCredential", "log_like_httpx", "token_string"]
+__all__ = ["Pipeline", "TokenCredential"]
 
 T = TypeVar("T")
 
@@ -31,29 +38,6 @@ class TokenCredential(Protocol):
     """Anything with azure-identity's ``get_token(*scopes)`` (MicrosoftAppCredentials, DefaultAzureCredential)."""
 
     def get_token(self, *scopes: str) -> Any: ...
-
-
-_httpx_logger = logging.getLogger("httpx")
-
-
-def log_like_httpx(response: httpx.Response) -> None:
-    """The INFO line httpx's client logs for each response, kept for calls that bypass ``Client.send``."""
-    if _httpx_logger.isEnabledFor(logging.INFO):
-        _httpx_logger.info(
-            'HTTP Request: %s %s "%s %d %s"',
-            response.request.method,
-            response.request.url,
-            response.http_version,
-            response.status_code,
-            response.reason_phrase,
-        )
-
-
-def token_string(result: Any) -> str:
-    token = result if isinstance(result, str) else getattr(result, "token", None)
-    if not isinstance(token, str) or not token:
-        raise TypeError("credential.get_token() must return an AccessToken (with .token) or a str")
-    return token
 
 
 class Pipeline:
@@ -75,10 +59,8 @@ class Pipeline:
         # go to the transport itself; redirects still go through the client.
         self._direct: httpx.BaseTransport | None = None
         if http_client is None:
-            if transport is None and not env_proxies_configured():
-                transport = HTTP11Transport()
-            self._direct = transport
-            http_client = httpx.Client(transport=transport)
+            self._direct = transport if transport is not None else default_transport()
+            http_client = httpx.Client(transport=self._direct)
         self._http = http_client
         self._sleep = sleep
         self._closed = False
@@ -157,8 +139,7 @@ class Pipeline:
             except BaseException:
                 response.close()
                 raise
-        response.elapsed = datetime.timedelta(seconds=time.perf_counter() - started)
-        log_like_httpx(response)
+        finish_direct_send(response, started)
         return response
 
     def close(self) -> None:

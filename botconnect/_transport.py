@@ -11,7 +11,9 @@ import ssl
 
 import httpx
 
-__all__ = ["HTTP11Transport"]
+from ._core.clientconfig import env_proxies_configured
+
+__all__ = ["HTTP11Transport", "default_transport"]
 
 
 class HTTP11Transport(httpx.HTTPTransport):
@@ -49,3 +51,11 @@ class HTTP11Transport(httpx.HTTPTransport):
 
     def __repr__(self) -> str:
         return "<HTTP11Transport (httpx's HTTP/1.1 pool)>"
+
+
+def default_transport() -> HTTP11Transport | None:
+    """The transport a client creates for itself: ours, unless proxies are configured in the environment.
+
+    With ``HTTP(S)_PROXY``/``ALL_PROXY`` set, ``None`` lets ``httpx.Client`` build its proxy transports.
+    """
+    return None if env_proxies_configured() else HTTP11Transport()

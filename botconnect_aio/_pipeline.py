@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import inspect
 import time
 from collections.abc import Awaitable, Callable
@@ -12,9 +11,18 @@ import anyio
 import httpx
 
 from botconnect._core.operation import Operation
-from botconnect._core.pipeline import AcquireToken, Action, CallConfig, ReadBody, Send, Sleep, call_flow
+from botconnect._core.pipeline import (
+    AcquireToken,
+    Action,
+    CallConfig,
+    ReadBody,
+    Send,
+    Sleep,
+    call_flow,
+    finish_direct_send,
+    token_string,
+)
 from botconnect._core.retry import RetryPolicy
-from botconnect._pipeline import log_like_httpx, token_string
 from botconnect.errors import ClientClosedError
 
 from ._transport import default_transport
@@ -131,8 +139,7 @@ class AsyncPipeline:
             except BaseException:
                 await response.aclose()
                 raise
-        response.elapsed = datetime.timedelta(seconds=time.perf_counter() - started)
-        log_like_httpx(response)
+        finish_direct_send(response, started)
         return response
 
     async def close(self) -> None:

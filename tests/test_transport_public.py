@@ -115,3 +115,16 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
 def test_httpx_interface() -> None:
     assert issubclass(botconnect.HTTP11Transport, httpx.BaseTransport)
     assert issubclass(botconnect_aio.AsyncHTTP11Transport, httpx.AsyncBaseTransport)
+
+
+def test_sync_clients_step_aside_for_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a proxy in the environment the sync client is httpx's own, which routes through the proxy."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with botconnect.ConnectorClient("http://127.0.0.1:9") as plain:
+        assert isinstance(plain._pipeline._direct, botconnect.HTTP11Transport)
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
+    with botconnect.ConnectorClient("https://smba.trafficmanager.net/amer/") as proxied:
+        assert proxied._pipeline._direct is None
+        mounted = proxied._pipeline.http_client._mounts
+        assert any(transport is not None for transport in mounted.values())  # httpx built its proxy transport

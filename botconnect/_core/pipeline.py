@@ -7,6 +7,7 @@ decision of its own, so the two façades cannot drift apart.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import platform
 import time
@@ -38,12 +39,15 @@ __all__ = [
     "Sleep",
     "call_flow",
     "default_user_agent",
+    "finish_direct_send",
     "make_timeout",
+    "token_string",
 ]
 
 T = TypeVar("T")
 
 logger = logging.getLogger("botconnect")
+_httpx_logger = logging.getLogger("httpx")
 
 DEFAULT_TIMEOUT = 30.0
 _REDACTED_HEADERS = frozenset({"authorization", "cookie", "set-cookie", "x-ms-client-secret"})
@@ -239,3 +243,30 @@ def call_flow(operation: Operation[T], config: CallConfig) -> Generator[Action, 
             response.status_code,
         )
         yield Sleep(delay)
+
+
+# -- what both drivers do around the I/O ----------------------------------------------------------------------
+
+
+def token_string(result: Any) -> str:
+    """The bearer token out of whatever ``credential.get_token`` returned."""
+    token = result if isinstance(result, str) else getattr(result, "token", None)
+    if not isinstance(token, str) or not token:
+        raise TypeError("credential.get_token() must return an AccessToken (with .token) or a str")
+    return token
+
+
+def finish_direct_send(response: httpx.Response, started: float) -> None:
+    """What ``httpx.Client.send`` would have done after a call sent straight to the transport: ``elapsed`` (from
+    ``time.perf_counter()`` at ``started``), and httpx's INFO log line, which users may watch."""
+    response.elapsed = datetime.timedelta(seconds=time.perf_counter() - started)
+    if _httpx_logger.isEnabledFor(logging.INFO):
+        request = response.request
+        _httpx_logger.info(
+            'HTTP Request: %s %s "%s %d %s"',
+            request.method,
+            request.url,
+            response.http_version,
+            response.status_code,
+            response.reason_phrase,
+        )
