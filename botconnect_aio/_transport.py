@@ -193,7 +193,7 @@ class AsyncHTTP11Transport(httpx.AsyncBaseTransport):
                 wire = await open_wire(host, port, context)
         except TimeoutError:
             raise httpx.ConnectTimeout(f"timed out connecting to {host}:{port}", request=request) from None
-        except (OSError, anyio.BrokenResourceError, ssl.SSLError) as exc:
+        except _CONNECTION_ERRORS as exc:
             raise httpx.ConnectError(f"could not connect to {host}:{port}: {exc}", request=request) from exc
         return _Connection(origin, wire)
 
@@ -305,7 +305,8 @@ class AsyncHTTP11Transport(httpx.AsyncBaseTransport):
         buffer = connection.wire.buffer
         body: httpx.AsyncByteStream | None = None
         if head.length >= 0 and len(buffer) >= head.length:
-            # the whole body is already here (the common case): the connection goes back before we return
+            # the whole body is already here (the common case): nothing more is read from the connection, which
+            # goes back to the pool as soon as the caller has read (or closed) the body
             data = bytes(buffer[: head.length])
             del buffer[: head.length]
             body = _CompleteBody(data, self, connection, reusable=head.keep_alive and not buffer)
