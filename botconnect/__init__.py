@@ -12,6 +12,11 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from botconnect._core.auth import CHINA_CLOUD
+    from botconnect._core.inbound_auth import ClaimsIdentity
+    from botconnect.errors import AuthenticationError, AuthenticationUnavailableError
+    from botconnect.inbound import BotAuthenticator
+
     from ._core.auth import GOVERNMENT_CLOUD, PUBLIC_CLOUD, AccessToken, CloudSettings
     from ._core.paging import Page
     from ._core.retry import NO_RETRIES, RetryPolicy
@@ -160,6 +165,11 @@ if TYPE_CHECKING:
 
 #: public name -> the module that defines it (imported on first attribute access)
 _LAZY: dict[str, str] = {
+    "ClaimsIdentity": "botconnect._core.inbound_auth",
+    "BotAuthenticator": "botconnect.inbound",
+    "AuthenticationUnavailableError": "botconnect.errors",
+    "AuthenticationError": "botconnect.errors",
+    "CHINA_CLOUD": "botconnect._core.auth",
     "API_VERSION_2024_03_07": "botconnect.chat",
     "API_VERSION_2025_03_15": "botconnect.chat",
     "AccessToken": "botconnect._core.auth",
@@ -322,6 +332,11 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "ClaimsIdentity",
+    "BotAuthenticator",
+    "AuthenticationUnavailableError",
+    "AuthenticationError",
+    "CHINA_CLOUD",
     "API_VERSION_2024_03_07",
     "API_VERSION_2025_03_15",
     "AccessToken",

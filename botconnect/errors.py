@@ -17,6 +17,8 @@ Names follow azure-core so ``except ResourceNotFoundError`` reads the same as in
     │   ├── ResourceModifiedError      412
     │   ├── RateLimitError             429
     │   └── ServerError                5xx (ServiceUnavailableError for 503, BadGatewayError for 502)
+    ├── AuthenticationError            an inbound request's token or claims failed validation (status_code 401)
+    ├── AuthenticationUnavailableError inbound signing keys could not be fetched, none cached (status_code 503)
     ├── ExpiredTokenError              a token refresher handed back an expired token (also a ValueError)
     └── ClientClosedError              the client was used after close() (also a RuntimeError)
 
@@ -31,6 +33,8 @@ import attrs
 import httpx
 
 __all__ = [
+    "AuthenticationError",
+    "AuthenticationUnavailableError",
     "BadGatewayError",
     "BotConnectError",
     "ClientAuthenticationError",
@@ -92,6 +96,25 @@ class DeserializationError(ServiceResponseError):
     def __init__(self, message: str, *, response: httpx.Response | None = None) -> None:
         super().__init__(message)
         self.response = response
+
+
+class AuthenticationError(BotConnectError):
+    """An inbound request (an activity a channel, the Emulator or another bot posted) is not authentic.
+
+    Answer the request with :attr:`status_code` (401). The message names the rule that failed, never the token,
+    so it is safe to log; do not send it back to the caller.
+    """
+
+    status_code: int = 401
+
+
+class AuthenticationUnavailableError(BotConnectError):
+    """The keys inbound tokens are checked with could not be fetched, and none are cached yet.
+
+    Not a verdict on the request: answer :attr:`status_code` (503) so the channel retries later.
+    """
+
+    status_code: int = 503
 
 
 class ExpiredTokenError(BotConnectError, ValueError):

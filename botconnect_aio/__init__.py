@@ -12,10 +12,13 @@ from typing import TYPE_CHECKING, Any
 from botconnect._version import __version__
 
 if TYPE_CHECKING:
-    from botconnect._core.auth import GOVERNMENT_CLOUD, PUBLIC_CLOUD, AccessToken, CloudSettings
+    from botconnect._core.auth import CHINA_CLOUD, GOVERNMENT_CLOUD, PUBLIC_CLOUD, AccessToken, CloudSettings
+    from botconnect._core.inbound_auth import ClaimsIdentity
     from botconnect._core.paging import Page
     from botconnect._core.retry import NO_RETRIES, RetryPolicy
     from botconnect.errors import (
+        AuthenticationError,
+        AuthenticationUnavailableError,
         BadGatewayError,
         BotConnectError,
         ClientAuthenticationError,
@@ -111,6 +114,7 @@ if TYPE_CHECKING:
         Transcript,
         VideoCard,
     )
+    from botconnect_aio.inbound import BotAuthenticator
 
     from ._paging import AsyncItemPaged, AsyncPageIterator
     from ._transport import AsyncHTTP11Transport
@@ -161,6 +165,11 @@ if TYPE_CHECKING:
 
 #: public name -> the module that defines it (imported on first attribute access)
 _LAZY: dict[str, str] = {
+    "ClaimsIdentity": "botconnect._core.inbound_auth",
+    "BotAuthenticator": "botconnect_aio.inbound",
+    "AuthenticationUnavailableError": "botconnect.errors",
+    "AuthenticationError": "botconnect.errors",
+    "CHINA_CLOUD": "botconnect._core.auth",
     "API_VERSION_2024_03_07": "botconnect_aio.chat",
     "API_VERSION_2025_03_15": "botconnect_aio.chat",
     "AccessToken": "botconnect._core.auth",
@@ -323,6 +332,11 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "ClaimsIdentity",
+    "BotAuthenticator",
+    "AuthenticationUnavailableError",
+    "AuthenticationError",
+    "CHINA_CLOUD",
     "API_VERSION_2024_03_07",
     "API_VERSION_2025_03_15",
     "AccessToken",

@@ -165,7 +165,7 @@ def test_government_cloud_preset(env: Env, endpoint: TokenEndpoint, fake: FakeSe
     with client:
         client.conversations.send_to_conversation("conv", {"type": "message"})
     assert str(endpoint.requests[0].url) == (
-        "https://login.microsoftonline.us/MicrosoftServices.onmicrosoft.com/oauth2/v2.0/token"
+        "https://login.microsoftonline.us/MicrosoftServices.onmicrosoft.us/oauth2/v2.0/token"
     )
     assert endpoint.form()["scope"] == ["https://api.botframework.us/.default"]
     assert fake.last.headers["Authorization"] == "Bearer " + tok(1)

@@ -14,6 +14,7 @@ from .operation import Operation
 from .responses import parse_json
 
 __all__ = [
+    "CHINA_CLOUD",
     "GOVERNMENT_CLOUD",
     "PUBLIC_CLOUD",
     "AccessToken",
@@ -36,15 +37,61 @@ class AccessToken:
         return f"AccessToken(token=<redacted>, expires_on={self.expires_on})"
 
 
+#: the Entra tenants whose tokens the Bot Framework Emulator and skills carry (bbpy/dotnet parameterized paths)
+_BOTFRAMEWORK_TENANT = "d6d49420-f39b-4df7-a1dc-d59a935871db"  # botframework.com, "auth v3.1"
+_SERVICES_TENANT = "f8cdef31-a31e-4b4a-93e4-5f571e91255a"  # "auth v3.2"
+_GOVERNMENT_TENANT = "cab8a31a-1906-4287-a0d8-4eef66b95f6e"
+_CHINA_TENANT = "a55a4d5b-9241-49b1-b4ff-befa8db00269"
+
+_PUBLIC_ENTRA_ISSUERS = (
+    f"https://sts.windows.net/{_BOTFRAMEWORK_TENANT}/",
+    f"https://login.microsoftonline.com/{_BOTFRAMEWORK_TENANT}/v2.0",
+    f"https://sts.windows.net/{_SERVICES_TENANT}/",
+    f"https://login.microsoftonline.com/{_SERVICES_TENANT}/v2.0",
+    f"https://sts.windows.net/{_GOVERNMENT_TENANT}/",
+    f"https://login.microsoftonline.us/{_GOVERNMENT_TENANT}/v2.0",
+)
+_PUBLIC_TENANT_ISSUERS = (
+    "https://sts.windows.net/{tenant}/",
+    "https://login.microsoftonline.com/{tenant}/v2.0",
+    "https://login.microsoftonline.us/{tenant}/",
+    "https://login.microsoftonline.us/{tenant}/v2.0",
+)
+
+
 @attrs.frozen
 class CloudSettings:
-    """Where app tokens come from and which audience they are for."""
+    """Everything that differs between the Bot Framework clouds: where app tokens come from and which audience they
+    are for (outbound), and which tokens a bot accepts on its messaging endpoint (inbound).
+
+    Build a custom one with ``attrs.evolve(PUBLIC_CLOUD, ...)`` (a test pointing at the local emulator, an
+    enterprise deployment). Metadata URLs must be https; plain http is accepted for loopback hosts only.
+    """
 
     oauth_endpoint: str
     tenant: str
     scope: str
     #: channel hosts a bot's token may be sent to in this cloud
     trusted_hosts: tuple[str, ...]
+    #: OpenID metadata of the Bot Connector service: its ``jwks_uri`` holds the keys channel tokens are signed with
+    channel_openid_metadata_url: str = "https://login.botframework.com/v1/.well-known/openidconfiguration"
+    #: the ``iss`` of every token the Bot Connector service sends to a bot
+    channel_token_issuer: str = "https://api.botframework.com"
+    #: OpenID metadata of the Entra ID keys that sign Emulator and skill (bot-to-bot) tokens
+    emulator_openid_metadata_url: str = "https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration"
+    #: the ``iss`` values accepted on Emulator and skill tokens
+    emulator_token_issuers: tuple[str, ...] = _PUBLIC_ENTRA_ISSUERS
+    #: issuers added for ``BotAuthenticator(tenant_id=...)``: single-tenant callers (``{tenant}`` is replaced)
+    tenant_token_issuers: tuple[str, ...] = _PUBLIC_TENANT_ISSUERS
+    #: the user token service (OAuth sign-in, SSO)
+    token_service_url: str = "https://token.botframework.com"
+    #: ``callerId`` of activities that came from this cloud's channels (None: the cloud defines none)
+    caller_id: str | None = "urn:botframework:azure"
+
+    @property
+    def channel_audience(self) -> str:
+        """The audience a bot's replies to a channel carry a token for (``scope`` without ``/.default``)."""
+        return self.scope.removesuffix("/.default")
 
 
 PUBLIC_CLOUD = CloudSettings(
@@ -61,7 +108,8 @@ PUBLIC_CLOUD = CloudSettings(
 
 GOVERNMENT_CLOUD = CloudSettings(
     oauth_endpoint="https://login.microsoftonline.us",
-    tenant="MicrosoftServices.onmicrosoft.com",
+    # every Microsoft SDK (bbpy, dotnet, js, teams.py) uses the .us tenant for US Government
+    tenant="MicrosoftServices.onmicrosoft.us",
     scope="https://api.botframework.us/.default",
     trusted_hosts=(
         "*.botframework.us",
@@ -69,6 +117,37 @@ GOVERNMENT_CLOUD = CloudSettings(
         "*.teams.microsoft.us",
         "*.infra.gov.teams.microsoft.us",
     ),
+    channel_openid_metadata_url="https://login.botframework.azure.us/v1/.well-known/openidconfiguration",
+    channel_token_issuer="https://api.botframework.us",
+    emulator_openid_metadata_url=(
+        f"https://login.microsoftonline.us/{_GOVERNMENT_TENANT}/v2.0/.well-known/openid-configuration"
+    ),
+    token_service_url="https://token.botframework.azure.us",
+    caller_id="urn:botframework:azureusgov",
+)
+
+CHINA_CLOUD = CloudSettings(
+    oauth_endpoint="https://login.partner.microsoftonline.cn",
+    tenant="microsoftservices.partner.onmschina.cn",
+    scope="https://api.botframework.azure.cn/.default",
+    trusted_hosts=("*.botframework.azure.cn", "*.botframework.cn"),
+    channel_openid_metadata_url="https://login.botframework.azure.cn/v1/.well-known/openidconfiguration",
+    channel_token_issuer="https://api.botframework.azure.cn",
+    emulator_openid_metadata_url=(
+        f"https://login.partner.microsoftonline.cn/{_CHINA_TENANT}/v2.0/.well-known/openid-configuration"
+    ),
+    # no SDK lists the 21Vianet emulator issuers; these follow the Entra issuer shapes of that cloud
+    emulator_token_issuers=(
+        f"https://sts.chinacloudapi.cn/{_CHINA_TENANT}/",
+        f"https://login.partner.microsoftonline.cn/{_CHINA_TENANT}/v2.0",
+    ),
+    tenant_token_issuers=(
+        "https://sts.chinacloudapi.cn/{tenant}/",
+        "https://login.partner.microsoftonline.cn/{tenant}/v2.0",
+    ),
+    token_service_url="https://token.botframework.azure.cn",
+    # Microsoft's SDKs define caller ids for the public and US Government clouds only
+    caller_id=None,
 )
 
 
