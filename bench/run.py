@@ -47,6 +47,7 @@ GROUPS = {
     "chat": "bench_chat",
     "directline": "bench_directline",
     "import": "bench_import",
+    "auth": "bench_auth",
 }
 RESULTS = HERE / "results"
 

@@ -11,7 +11,7 @@ Microsoft SDKs and the service documentation):
    Emulator/skill issuer (or a configured tenant's) -> skill when the claims are a bot's call to another bot, else
    Emulator; anything else is refused.
 4. The signature is checked with the ``kid``'s key from that path's key set; ``exp`` is required; ``exp``/``nbf``/
-   ``iat`` allow 5 minutes of skew.
+   ``iat`` are numbers and allow 5 minutes of skew; a ``crit`` header is refused (no extension is understood).
 5. ``aud`` is a string and one of this bot's app ids (a list-valued ``aud`` is refused).
 6. Channel: the ``serviceurl`` claim equals the activity's ``serviceUrl`` (case-insensitive, one trailing ``/``
    ignored) and the signing key's endorsements list the activity's ``channelId`` (a key without endorsements is
@@ -26,7 +26,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import collections
+import contextlib
 import json
+import math
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -52,16 +55,15 @@ ANONYMOUS_SKILL_APP_ID = "AnonymousSkill"
 CLOCK_SKEW_SECONDS = 300
 MAX_AUTHORIZATION_LENGTH = 16 * 1024
 ALLOWED_ALGORITHMS = frozenset({"RS256", "RS384", "RS512"})
+#: verified tokens remembered (a channel reuses one token for an hour; a bot talks to a few channels)
+_VERIFIED_CACHE_SIZE = 1024
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-#: PyJWT exception name -> the rule it means
-_PYJWT_RULES = {
-    "ExpiredSignatureError": "the token has expired (exp is more than 5 minutes in the past)",
-    "ImmatureSignatureError": "the token is not valid yet (nbf or iat is more than 5 minutes in the future)",
-    "MissingRequiredClaimError": "the token has no exp claim",
-    "InvalidSignatureError": "the token's signature does not verify with the key its kid names",
-    "InvalidAlgorithmError": "the token's alg does not match its signing key",
-    "InvalidKeyError": "the signing key cannot verify this token",
+_RULES = {
+    "expired": "the token has expired (exp is more than 5 minutes in the past)",
+    "immature": "the token is not valid yet (nbf or iat is more than 5 minutes in the future)",
+    "no_exp": "the token has no exp claim",
+    "signature": "the token's signature does not verify with the key its kid names",
 }
 
 
@@ -100,6 +102,15 @@ class _ActivityFacts:
 
 
 @attrs.frozen
+class _VerifiedToken:
+    algorithm: str
+    kid: str
+    issuer: str
+    claims: Mapping[str, Any]
+    key: SigningKey
+
+
+@attrs.frozen
 class PendingToken:
     """A token that passed every check possible without its signing key; the façade fetches the key."""
 
@@ -107,6 +118,8 @@ class PendingToken:
     algorithm: str
     kid: str
     issuer: str
+    #: the payload as decoded for routing: trusted only once the signature over it verifies
+    claims: Mapping[str, Any]
     source: KeySource
     path: str
     activity: _ActivityFacts
@@ -199,6 +212,40 @@ def _bearer_token(authorization: Any) -> str | None:
     return token
 
 
+def _parse_token(token: str) -> tuple[str, str, str, dict[str, Any]]:
+    """(alg, kid, iss, unverified claims) of a compact JWS, checked for shape only: the routing information."""
+    segments = token.split(".")
+    if len(segments) != 3 or not segments[2]:
+        raise _refuse("the token is not a signed JWT (three non-empty segments)")
+    header = _b64_json(segments[0], "header")
+    claims = _b64_json(segments[1], "payload")
+    if not _SEGMENT.fullmatch(segments[2]):
+        raise _refuse("the token's signature is not base64url")
+    algorithm = header.get("alg")
+    if algorithm not in ALLOWED_ALGORITHMS:
+        raise _refuse("the token's alg is not RS256, RS384 or RS512")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise _refuse("the token's header has no kid")
+    if "crit" in header:  # no JWS extension is understood, so none may be critical (RFC 7515 4.1.11)
+        raise _refuse("the token's header names critical extensions (crit)")
+    issuer = claims.get("iss")
+    if not isinstance(issuer, str):
+        raise _refuse("the token has no iss claim")
+    return algorithm, kid, issuer, claims
+
+
+def _check_lifetime(claims: Mapping[str, Any]) -> None:
+    """``exp``, ``nbf`` and ``iat`` against now with 5 minutes of skew (their types were checked on verification)."""
+    now = time.time()
+    if claims["exp"] <= now - CLOCK_SKEW_SECONDS:
+        raise _refuse(_RULES["expired"])
+    for name in ("nbf", "iat"):
+        value = claims.get(name)
+        if value is not None and value > now + CLOCK_SKEW_SECONDS:
+            raise _refuse(_RULES["immature"])
+
+
 def _normalized_url(url: str) -> str:
     return url.removesuffix("/").casefold()
 
@@ -265,6 +312,8 @@ class AuthenticatorCore:
         options = {"refresh_interval": refresh_interval, "unknown_key_cooldown": unknown_key_cooldown, "clock": clock}
         self.channel_keys = KeySource(cloud.channel_openid_metadata_url, **options)  # type: ignore[arg-type]
         self.entra_keys = KeySource(cloud.emulator_openid_metadata_url, **options)  # type: ignore[arg-type]
+        # OrderedDict: evicting the oldest entry of a plain dict rescans its deleted slots every time
+        self._verified: collections.OrderedDict[str, _VerifiedToken] = collections.OrderedDict()
 
     @property
     def development_mode(self) -> bool:
@@ -290,35 +339,42 @@ class AuthenticatorCore:
             return ClaimsIdentity({}, is_anonymous=True, source="anonymous")
         if self.development_mode:
             raise _refuse("a token was sent but the bot has no app id its audience could match")
-        segments = token.split(".")
-        if len(segments) != 3 or not segments[2]:
-            raise _refuse("the token is not a signed JWT (three non-empty segments)")
-        header = _b64_json(segments[0], "header")
-        claims = _b64_json(segments[1], "payload")
-        if not _SEGMENT.fullmatch(segments[2]):
-            raise _refuse("the token's signature is not base64url")
-        algorithm = header.get("alg")
-        if algorithm not in ALLOWED_ALGORITHMS:
-            raise _refuse("the token's alg is not RS256, RS384 or RS512")
-        kid = header.get("kid")
-        if not isinstance(kid, str) or not kid:
-            raise _refuse("the token's header has no kid")
-        issuer = claims.get("iss")
-        if not isinstance(issuer, str):
-            raise _refuse("the token has no iss claim")
+        cached = self._verified.get(token)
+        if cached is not None:
+            algorithm, kid, issuer, claims = cached.algorithm, cached.kid, cached.issuer, cached.claims
+        else:
+            algorithm, kid, issuer, claims = _parse_token(token)
         if issuer == self.cloud.channel_token_issuer:
-            return PendingToken(token, algorithm, kid, issuer, self.channel_keys, "channel", facts)
+            return PendingToken(token, algorithm, kid, issuer, claims, self.channel_keys, "channel", facts)
         if issuer not in self.entra_issuers:
             raise _refuse("the token's issuer is not trusted")
         if _is_skill_claims(claims, self.cloud.channel_audience):
             if not self.allowed_callers:
                 raise _refuse("a skill (bot-to-bot) token, but no allowed_callers are configured")
-            return PendingToken(token, algorithm, kid, issuer, self.entra_keys, "skill", facts)
+            return PendingToken(token, algorithm, kid, issuer, claims, self.entra_keys, "skill", facts)
         if not self.allow_emulator:
             raise _refuse("an Emulator token, and allow_emulator is False")
-        return PendingToken(token, algorithm, kid, issuer, self.entra_keys, "emulator", facts)
+        return PendingToken(token, algorithm, kid, issuer, claims, self.entra_keys, "emulator", facts)
 
     # -- with the key ----------------------------------------------------------------------------------------
+
+    def _verified_or_cached(self, pending: PendingToken, key: SigningKey) -> Mapping[str, Any]:
+        """The verified claims: PyJWT's verdict, reused while the same key still signs for the same token.
+
+        Channels send one token with every activity for the token's lifetime (about an hour), so most requests
+        carry a token already verified; only its lifetime is checked again, and a key rotated out of the key set
+        is a different ``SigningKey`` object, so its tokens are verified anew (and fail).
+        """
+        cached = self._verified.get(pending.token)
+        if cached is not None and cached.key is key:
+            _check_lifetime(cached.claims)
+            return cached.claims
+        claims = self._verified_claims(pending, key)
+        if len(self._verified) >= _VERIFIED_CACHE_SIZE:
+            with contextlib.suppress(KeyError):  # another thread may have evicted it first
+                self._verified.popitem(last=False)
+        self._verified[pending.token] = _VerifiedToken(pending.algorithm, pending.kid, pending.issuer, claims, key)
+        return claims
 
     def finish(self, pending: PendingToken, key: SigningKey | None) -> ClaimsIdentity:
         """Verify the signature and the claims of ``pending`` with ``key`` (None: no key has the token's kid)."""
@@ -327,7 +383,7 @@ class AuthenticatorCore:
         key_alg = key.jwk.get("alg")
         if key_alg is not None and key_alg != pending.algorithm:
             raise _refuse("the token's alg does not match its signing key")
-        claims = self._verified_claims(pending, key)
+        claims = self._verified_or_cached(pending, key)
         if claims.get("iss") != pending.issuer:  # pragma: no cover - PyJWT decodes the bytes that were routed
             raise _refuse("the token's issuer is not trusted")
         audience = claims.get("aud")
@@ -357,24 +413,32 @@ class AuthenticatorCore:
             source="emulator",
         )
 
-    def _verified_claims(self, pending: PendingToken, key: SigningKey) -> dict[str, Any]:
-        jwt = load_jwt()
+    def _verified_claims(self, pending: PendingToken, key: SigningKey) -> Mapping[str, Any]:
+        """The payload, once the RS256/384/512 signature over the token's first two segments verifies with ``key``.
+
+        PyJWT parses the key and computes the signature check (``PyJWK.Algorithm.verify``, PKCS#1 v1.5); the
+        compact serialization was parsed strictly by :func:`_parse_token`, so it is not parsed a second time.
+        """
         try:
-            claims: dict[str, Any] = jwt.decode(
-                pending.token,
-                key=key.verifier(pending.algorithm),
-                algorithms=[pending.algorithm],
-                options={"require": ["exp"], "verify_aud": False, "verify_iss": False},
-                leeway=CLOCK_SKEW_SECONDS,
-            )
-        except jwt.PyJWTError as exc:
-            rule = next(
-                (text for name, text in _PYJWT_RULES.items() if name in {c.__name__ for c in type(exc).__mro__}),
-                "the token failed JWT validation",
-            )
-            raise _refuse(rule) from None
+            verifier = key.verifier(pending.algorithm)
+            header_b64, payload_b64, signature_b64 = pending.token.split(".")
+            signature = base64.urlsafe_b64decode(signature_b64 + "=" * (-len(signature_b64) % 4))
+            signed = f"{header_b64}.{payload_b64}".encode("ascii")
+            valid = verifier.Algorithm.verify(signed, verifier.key, signature)
         except Exception:
-            raise _refuse("the token could not be verified") from None
+            raise _refuse("the token could not be verified with the key its kid names") from None
+        if not valid:
+            raise _refuse(_RULES["signature"])
+        claims = pending.claims
+        if "exp" not in claims:
+            raise _refuse(_RULES["no_exp"])
+        for name in ("exp", "nbf", "iat"):
+            value = claims.get(name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+            ):
+                raise _refuse(f"the token's {name} claim is not a number of seconds")
+        _check_lifetime(claims)
         return claims
 
     def _channel_identity(
