@@ -14,8 +14,9 @@ echo bot answers when no bot URL is given) and ACS Chat -- with faults on demand
 
 From a shell: ``python -m botconnect.emulator --port 5005`` (``--help`` for the options). For pytest, the plugin
 :mod:`botconnect.emulator.pytest_plugin` provides fixtures. Needs the ``emulator`` extra
-(``pip install botconnect[emulator]``: starlette, uvicorn, wsproto); nothing in the SDK imports this package, and
-importing it loads nothing until a name is used (so the pytest plugin costs nothing where the extra is missing).
+(``pip install botconnect[emulator]``: starlette, uvicorn, wsproto, PyJWT with cryptography); nothing in the SDK
+imports this package, and importing it loads nothing until a name is used (so the pytest plugin costs nothing where
+the extra is missing).
 """
 
 from __future__ import annotations
@@ -28,11 +29,13 @@ if TYPE_CHECKING:
     from .bots import BotDelivery, EchoBot, OAuthIssuer
     from .connector import Connector, Conversation, Store
     from .directline import DeliveryResult, DirectLine, DirectLineFaults
-    from .faults import DroppedConnection, FaultMiddleware, FaultRule, Faults
+    from .faults import TOKEN_FAULTS, DroppedConnection, FaultMiddleware, FaultRule, Faults
     from .server import Emulator
+    from .signing import SigningService
 
 __all__ = [
     "DEFAULT_BOT_ACCOUNT",
+    "TOKEN_FAULTS",
     "BotDelivery",
     "Connector",
     "Conversation",
@@ -47,6 +50,7 @@ __all__ = [
     "FaultRule",
     "Faults",
     "OAuthIssuer",
+    "SigningService",
     "Store",
 ]
 
@@ -66,7 +70,9 @@ _WHERE = {
     "FaultMiddleware": "faults",
     "FaultRule": "faults",
     "Faults": "faults",
+    "TOKEN_FAULTS": "faults",
     "Emulator": "server",
+    "SigningService": "signing",
 }
 
 
@@ -77,7 +83,8 @@ def __getattr__(name: str) -> Any:
     try:
         value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
     except ImportError as exc:
-        if exc.name in ("starlette", "uvicorn", "wsproto") or "starlette" in str(exc):
+        missing = (exc.name or "").partition(".")[0]
+        if missing in ("starlette", "uvicorn", "wsproto", "jwt", "cryptography") or "starlette" in str(exc):
             raise ImportError(
                 "the botconnect emulator needs its server dependencies: pip install 'botconnect[emulator]'"
             ) from exc

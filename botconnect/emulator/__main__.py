@@ -1,7 +1,8 @@
 """``python -m botconnect.emulator``: serve the emulator on loopback until Ctrl+C (or SIGTERM).
 
 It prints what it serves -- the base URL, the Direct Line endpoint and secret, the Connector serviceUrl, the ACS
-endpoint with a sample user token, the bot and the faults -- and serves until stopped.
+endpoint with a sample user token, the bot and the faults; with ``--app-id``, the OpenID metadata a bot checks the
+delivered tokens against and the ``CloudSettings`` to build for that -- and serves until stopped.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from .faults import FaultRule, Faults
+from .faults import TOKEN_FAULTS, FaultRule, Faults
 from .server import Emulator, is_loopback_host
+from .signing import cloud_code
 
 __all__ = ["main", "parser"]
 
@@ -33,7 +35,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--bot", metavar="URL", help="your bot's messaging endpoint (default: the built-in echo bot)")
     p.add_argument("--secret", default="dev-secret", help="the Direct Line secret (default dev-secret)")
     p.add_argument("--token-lifetime", type=float, default=1800, metavar="SECONDS", help="Direct Line token lifetime")
-    p.add_argument("--app-id", help="require Connector calls to carry a token for this app id (with --app-password)")
+    p.add_argument(
+        "--app-id",
+        help="sign deliveries for this app id, and require Connector calls to carry a token (with --app-password)",
+    )
     p.add_argument("--app-password", help="the password --app-id must present at /botframework.com/oauth2/v2.0/token")
     p.add_argument("--latency", type=float, default=0.0, metavar="SECONDS", help="delay every request")
     p.add_argument("--error-rate", type=float, default=0.0, metavar="RATE", help="answer this fraction with 500")
@@ -41,6 +46,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--fault", action="append", default=[], metavar="RULE", help="a fault rule (repeatable)")
     p.add_argument(
         "--short-tokens", type=float, metavar="SECONDS", help="cap the lifetime of every token issued (faults)"
+    )
+    p.add_argument(
+        "--token-fault", choices=TOKEN_FAULTS, help="spoil the token of every delivery to the bot (needs --app-id)"
     )
     return p
 
@@ -53,6 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if (args.app_id is None) != (args.app_password is None):
         print("--app-id and --app-password go together", file=sys.stderr)
         return 2
+    if args.token_fault is not None and args.app_id is None:
+        print("--token-fault needs --app-id: deliveries carry no token without one", file=sys.stderr)
+        return 2
     try:
         rules = [FaultRule.parse(spec) for spec in args.fault]
         faults = Faults(
@@ -61,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
             rules=rules,
             token_lifetime=args.short_tokens,
+            token=args.token_fault,
         )
     except ValueError as exc:
         print(f"bad fault options: {exc}", file=sys.stderr)
@@ -108,6 +120,7 @@ def _banner(emulator: Emulator, faults: Faults) -> list[str]:
     ]
     if emulator.app.auth.required:
         lines.append(f"               app credentials required; tokens from {url}/botframework.com/oauth2/v2.0/token")
+        lines += _auth_banner(emulator)
     if emulator.acs is not None:
         token, raw_id = emulator.issue_acs_token()
         lines.append(f"  ACS Chat     endpoint {url}  user {raw_id}")
@@ -120,10 +133,29 @@ def _banner(emulator: Emulator, faults: Faults) -> list[str]:
     active += [f"error rate {faults.error_rate}"] if faults.error_rate else []
     active += [f"{r.kind} on {r.prefix} at {r.rate}" for r in faults.rules]
     active += [f"tokens live at most {faults.token_lifetime}s"] if faults.token_lifetime is not None else []
+    active += [f"delivery tokens {faults.token}"] if faults.token is not None else []
     if active:
         lines.append("  faults       " + "; ".join(active))
     lines.append("Press Ctrl+C to stop.")
     return lines
+
+
+_CODE = " " * 17
+
+
+def _auth_banner(emulator: Emulator) -> list[str]:
+    signing = emulator.signing
+    cloud = cloud_code(emulator.cloud).splitlines()
+    return [
+        f"  Inbound auth deliveries carry a channel token (RS256) for app id {emulator.app_id}",
+        f"               channel metadata  {signing.channel_metadata_url}",
+        f"               Entra metadata    {signing.entra_metadata_url}  (tenant {signing.tenant_id})",
+        "               in the bot:",
+        f"{_CODE}import attrs, botconnect",
+        f"{_CODE}cloud = {cloud[0]}",
+        *(_CODE + line for line in cloud[1:]),
+        f"{_CODE}authenticator = botconnect.BotAuthenticator({emulator.app_id!r}, cloud=cloud)",
+    ]
 
 
 if __name__ == "__main__":

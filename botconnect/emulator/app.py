@@ -1,6 +1,7 @@
 """One ASGI app playing the channel: Direct Line at ``/v3/directline/...``, the Bot Connector at
 ``/v3/conversations/...`` and ``/v3/attachments/...``, ACS Chat at ``/chat/...`` (when
-``botconnect.emulator.acs`` is present), an OAuth token endpoint, and the built-in bot at ``/_bot/api/messages``.
+``botconnect.emulator.acs`` is present), an OAuth token endpoint, the OpenID metadata and keys of its signing keys
+(:mod:`botconnect.emulator.signing`), and the built-in bot at ``/_bot/api/messages``.
 ``GET /_emulator`` describes what is served. Faults wrap it all (see :mod:`botconnect.emulator.faults`).
 """
 
@@ -18,10 +19,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from botconnect._core.auth import CloudSettings
+
 from .bots import BotDelivery, EchoBot, OAuthIssuer
 from .connector import Connector, Store, error
 from .directline import DirectLine
 from .faults import FaultMiddleware, Faults, Receive, Scope, Send
+from .signing import SigningService
 
 __all__ = ["DEFAULT_BOT_ACCOUNT", "IN_PROCESS_URL", "EmulatorApp", "load_acs"]
 
@@ -63,7 +67,10 @@ class EmulatorApp:
         self.serving = False
         self.store = Store(bot_account=bot_account or DEFAULT_BOT_ACCOUNT, channel_id=channel_id)
         self.store.service_url = self.base_url + "/"
-        self.auth = OAuthIssuer(app_id, app_password, self.faults)
+        self.signing = SigningService(
+            app_id=app_id, faults=self.faults, base_url=lambda: self.base_url, channel_ids=(channel_id,)
+        )
+        self.auth = OAuthIssuer(app_id, app_password, self.faults, signing=self.signing)
         self.connector = Connector(self.store, self.auth)
         self.echo_bot: EchoBot | None = None
         if bot is None:
@@ -74,7 +81,10 @@ class EmulatorApp:
                 oauth_endpoint=lambda: self.base_url,
             )
         self.delivery = BotDelivery(
-            bot_url=bot, builtin_url=lambda: self.base_url + EchoBot.PATH, transport=self._internal_transport
+            bot_url=bot,
+            builtin_url=lambda: self.base_url + EchoBot.PATH,
+            transport=self._internal_transport,
+            token=self.signing.channel_token,
         )
         self.directline = DirectLine(
             self.store,
@@ -90,7 +100,7 @@ class EmulatorApp:
         self.acs: Any = service() if service is not None else None
         self._in_process: httpx.AsyncBaseTransport | None = None
         routes: list[BaseRoute] = [Route("/_emulator", self._info, methods=["GET"])]
-        routes += self.directline.routes() + self.connector.routes() + self.auth.routes()
+        routes += self.directline.routes() + self.connector.routes() + self.auth.routes() + self.signing.routes()
         if self.echo_bot is not None:
             routes += self.echo_bot.routes()
         if self.acs is not None:
@@ -108,6 +118,12 @@ class EmulatorApp:
         self.base_url = base_url.rstrip("/")
         self.serving = socket
         self.store.service_url = self.base_url + "/"
+
+    @property
+    def cloud(self) -> CloudSettings:
+        """``CloudSettings`` trusting this emulator: ``BotAuthenticator(app_id, cloud=app.cloud)`` (see
+        :attr:`Emulator.cloud`)."""
+        return self.signing.cloud
 
     def _internal_transport(self) -> httpx.AsyncBaseTransport | None:
         """None when the emulator has a socket (calls go over the network), else an in-process transport."""
@@ -129,6 +145,7 @@ class EmulatorApp:
         self.directline.reset()
         self.faults.clear()
         self.delivery.delivered.clear()
+        self.signing.hits.clear()
         if self.echo_bot is not None:
             self.echo_bot.received.clear()
         if self.acs is not None:
@@ -141,6 +158,12 @@ class EmulatorApp:
             "connector": {"serviceUrl": self.store.service_url, "appCredentials": self.auth.required},
             "acs": {"endpoint": self.base_url} if self.acs is not None else None,
             "bot": self.delivery.url,
+            "auth": {
+                "appId": self.auth.app_id,
+                "channelOpenIdMetadataUrl": self.signing.channel_metadata_url,
+                "emulatorOpenIdMetadataUrl": self.signing.entra_metadata_url,
+                "tenantId": self.signing.tenant_id,
+            },
         }
 
     async def _info(self, request: Request) -> Response:

@@ -3,8 +3,16 @@ endpoint bots sign in with.
 
 Delivery is what the Bot Framework service does: ``POST`` the activity (``serviceUrl`` = the emulator) to the bot's
 messaging endpoint -- the user's own (``--bot URL``) or the built-in :class:`EchoBot`, which the emulator serves at
-``/_bot/api/messages``. The echo bot is a real bot: it answers through the Connector endpoints with
-``botconnect_aio.ConnectorClient`` (over the socket when the emulator serves one, in-process otherwise).
+``/_bot/api/messages``. When the emulator has an app id, every delivery carries ``Authorization: Bearer <channel
+token>`` signed with the emulator's channel key (:mod:`botconnect.emulator.signing`), which a bot checks with
+``BotAuthenticator(app_id, cloud=emulator.cloud)``; without one, deliveries are anonymous (development mode). For an
+``invoke`` the bot's answer (status and JSON body) is kept in the :class:`DeliveryResult`, as the channel relays it.
+The echo bot is a real bot: it answers through the Connector endpoints with ``botconnect_aio.ConnectorClient``
+(over the socket when the emulator serves one, in-process otherwise).
+
+The token endpoint mints RS256 access tokens signed with the emulator's Entra-like key: ``aud`` is the requested
+scope without ``/.default`` (the Connector's ``https://api.botframework.com``, or a skill's app id for bot-to-bot
+calls), ``appid`` the client, ``ver`` 1.0, ``tid``/``iss`` the emulator's tenant.
 """
 
 from __future__ import annotations
@@ -25,10 +33,13 @@ from starlette.routing import BaseRoute, Route
 from .connector import error
 from .directline import DeliveryResult
 from .faults import Faults
+from .signing import CONNECTOR_AUDIENCE, SigningService
 
 __all__ = ["BotDelivery", "EchoBot", "OAuthIssuer"]
 
 TransportSource = Callable[[], httpx.AsyncBaseTransport | None]
+#: an invoke answer larger than this is not relayed (the caller gets the bot's status without it)
+MAX_INVOKE_BODY = 1024 * 1024
 
 
 class EchoBot:
@@ -122,7 +133,11 @@ class EchoBot:
 
 
 class BotDelivery:
-    """Posts activities to the bot: ``bot_url`` when given, else the built-in bot (in-process without a socket)."""
+    """Posts activities to the bot: ``bot_url`` when given, else the built-in bot (in-process without a socket).
+
+    ``token`` gives the channel token for an activity (None, or a ``token`` returning None: no Authorization
+    header). The result of an ``invoke`` carries the bot's JSON body.
+    """
 
     def __init__(
         self,
@@ -131,9 +146,11 @@ class BotDelivery:
         builtin_url: Callable[[], str],
         transport: TransportSource,
         timeout: float = 15.0,
+        token: Callable[[dict[str, Any]], str | None] | None = None,
     ) -> None:
         self.bot_url = bot_url
         self.timeout = timeout
+        self.token = token
         self._builtin_url = builtin_url
         self._transport = transport
         self._network: httpx.AsyncClient | None = None
@@ -157,13 +174,16 @@ class BotDelivery:
 
     async def __call__(self, activity: dict[str, Any]) -> DeliveryResult:
         self.delivered.append(activity)
+        token = self.token(activity) if self.token is not None else None
+        headers = {"Authorization": f"Bearer {token}"} if token else None
         try:
-            response = await self._client().post(self.url, json=activity)
+            response = await self._client().post(self.url, json=activity, headers=headers)
         except httpx.TimeoutException:
             return DeliveryResult(None, "the bot timed out")
         except httpx.HTTPError as exc:
             return DeliveryResult(None, f"the bot is unreachable: {type(exc).__name__}")
-        return DeliveryResult(response.status_code, f"the bot answered {response.status_code}")
+        body = _invoke_body(response) if _answered_inline(activity) else None
+        return DeliveryResult(response.status_code, f"the bot answered {response.status_code}", body)
 
     async def aclose(self) -> None:
         for client in (self._network, self._in_process):
@@ -172,11 +192,37 @@ class BotDelivery:
         self._network = self._in_process = None
 
 
+def _answered_inline(activity: dict[str, Any]) -> bool:
+    """An invoke, or an activity sent with ``deliveryMode: expectReplies``: the bot answers it in the HTTP response."""
+    return activity.get("type") == "invoke" or activity.get("deliveryMode") == "expectReplies"
+
+
+def _invoke_body(response: httpx.Response) -> Any:
+    """The JSON body of the bot's answer to an invoke, or None (empty, not JSON, too large)."""
+    if not response.content.strip() or len(response.content) > MAX_INVOKE_BODY:
+        return None
+    try:
+        return json.loads(response.content)
+    except (ValueError, RecursionError):
+        return None
+
+
 class OAuthIssuer:
-    """The emulator's stand-in for Azure AD's client-credentials endpoint, and the check of the tokens it issued."""
+    """The emulator's stand-in for Azure AD's client-credentials endpoint, and the check of the tokens it issued.
+
+    Tokens are RS256 JWTs signed by ``signing`` (a :class:`~botconnect.emulator.signing.SigningService` of its own
+    when not given). The Connector endpoints accept a token signed by a published key, unexpired by ``clock``, for
+    the Connector's audience and this ``app_id``.
+    """
 
     def __init__(
-        self, app_id: str | None, app_password: str | None, faults: Faults, clock: Callable[[], float] = time.time
+        self,
+        app_id: str | None,
+        app_password: str | None,
+        faults: Faults,
+        clock: Callable[[], float] = time.time,
+        *,
+        signing: SigningService | None = None,
     ) -> None:
         if (app_id is None) != (app_password is None):
             raise ValueError("give both app_id and app_password, or neither")
@@ -184,25 +230,28 @@ class OAuthIssuer:
         self.app_password = app_password
         self.faults = faults
         self.clock = clock
-        self._tokens: dict[str, float] = {}
+        self.signing = signing or SigningService(app_id=app_id, faults=faults, base_url=lambda: "http://localhost")
 
     @property
     def required(self) -> bool:
         return self.app_id is not None
 
-    def issue(self) -> tuple[str, int]:
+    def issue(self, audience: str = CONNECTOR_AUDIENCE, client_id: str | None = None) -> tuple[str, int]:
+        """A token for ``client_id`` (default: the emulator's app id) to call ``audience``, and its lifetime."""
         lifetime = int(self.faults.lifetime(3600))
-        token = "emu." + secrets.token_urlsafe(24)
-        self._tokens[token] = self.clock() + lifetime
+        client = client_id or self.app_id or "emulator-client"
+        issued_at = self.clock()
+        token = self.signing.access_token(audience=audience, client_id=client, issued_at=issued_at, lifetime=lifetime)
         return token, lifetime
 
     def check(self, request: Request) -> Response | None:
         """None when the call may proceed (anonymous calls are fine unless app credentials were configured)."""
         if not self.required:
             return None
-        header = request.headers.get("authorization", "")
-        expires = self._tokens.get(header[7:].strip()) if header.startswith("Bearer ") else None
-        if expires is None or self.clock() >= expires:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not self.signing.verify_access_token(
+            token.strip(), audience=CONNECTOR_AUDIENCE, client_id=self.app_id, now=self.clock()
+        ):
             return error(401, "Unauthorized", "Authorization has been denied for this request.")
         return None
 
@@ -223,6 +272,14 @@ class OAuthIssuer:
             return JSONResponse(
                 {"error": "invalid_client", "error_description": "unknown client id or wrong secret"}, status_code=401
             )
-        token, lifetime = self.issue()
+        scopes = form.get("scope", [""])[0].split()
+        # lenient where Azure AD is strict: no scope means the Connector's
+        scope = scopes[0] if scopes else CONNECTOR_AUDIENCE + "/.default"
+        if len(scopes) > 1 or not scope.endswith("/.default") or scope == "/.default":
+            return JSONResponse(
+                {"error": "invalid_scope", "error_description": "client credentials need one '<resource>/.default'"},
+                status_code=400,
+            )
+        token, lifetime = self.issue(scope.removesuffix("/.default"), client_id)
         body = {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token}
         return JSONResponse(body)

@@ -3,8 +3,9 @@ with watermarks, upload, and the WebSocket stream (ActivitySet frames, keepalive
 
 Conversations live in the shared :class:`~botconnect.emulator.connector.Store`: a client's post is appended and
 delivered to the bot (``POST`` to its messaging endpoint, ``serviceUrl`` = the emulator), and answers once the bot
-accepted it (502 if it did not); what the bot sends through the Connector endpoints reaches every client by
-polling and by stream. Activity ids are ``<conversation id>|<7-digit position>``; a watermark is the number of
+accepted it (502 if it did not); an ``invoke`` (and an activity sent with ``deliveryMode: expectReplies``) is answered,
+as Teams relays it, with the bot's own status and JSON body when the bot answered 2xx or 4xx with one. What the bot sends through the Connector endpoints reaches every
+client by polling and by stream. Activity ids are ``<conversation id>|<7-digit position>``; a watermark is the number of
 activities before the next one. :class:`DirectLineFaults` and the control methods make it misbehave on demand.
 """
 
@@ -54,14 +55,23 @@ _TOKEN_PARAMETERS = {"user": ACCOUNT, "trustedOrigins": ["s"], "eTag": "s"}
 
 @attrs.frozen
 class DeliveryResult:
-    """How delivering an activity to the bot went: ``status`` is the bot's HTTP status (None: no answer)."""
+    """How delivering an activity to the bot went: ``status`` is the bot's HTTP status (None: no answer);
+    ``body`` the bot's JSON answer to an ``invoke`` (None otherwise, or when it sent none)."""
 
     status: int | None
     detail: str = ""
+    body: Any = None
 
     @property
     def ok(self) -> bool:
         return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def invoke_response(self) -> tuple[int, Any] | None:
+        """(status, body) to relay to the invoke's caller: the bot answered 2xx or 4xx with a JSON body."""
+        if self.status is None or self.body is None or not (self.ok or 400 <= self.status < 500):
+            return None
+        return self.status, self.body
 
 
 Deliver = Callable[[dict[str, Any]], Awaitable[DeliveryResult]]
@@ -387,7 +397,8 @@ class DirectLine:
         return await self._accept(self.store.conversations[cid], activity)
 
     async def _accept(self, conversation: Conversation, activity: dict[str, Any]) -> Response:
-        """Store a client's activity, deliver it to the bot, answer with its id (502 if the bot failed)."""
+        """Store a client's activity, deliver it to the bot, answer with its id (502 if the bot failed) or, for an
+        invoke, with the bot's invoke response."""
         sender = activity["from"]
         if conversation.add_member({**sender, "role": sender.get("role") or "user"}):
             await self._notify_bot(conversation, [dict(sender)], sender)
@@ -397,6 +408,10 @@ class DirectLine:
                 status = self.faults.post_failures.pop(0)
                 return error(status, "BotError", "Failed to send activity: bot returned an error")
             result = await self.deliver(self._for_bot(stored))
+        inline = activity.get("type") == "invoke" or activity.get("deliveryMode") == "expectReplies"
+        relayed = result.invoke_response if inline else None
+        if relayed is not None:
+            return JSONResponse(relayed[1], status_code=relayed[0])
         if not result.ok:
             code = "BotTimeout" if result.status is None and "timed out" in result.detail else "BotError"
             return error(502, code, f"Failed to send activity: bot returned an error ({result.detail})")

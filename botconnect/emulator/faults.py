@@ -17,6 +17,11 @@ From the command line (``--fault``, repeatable) a rule is ``KIND[:PREFIX[:RATE[:
 * ``latency``: wait ARG seconds (default 0.1) before processing.
 
 e.g. ``429:/v3/conversations:0.1:2`` answers one Connector request in ten with 429 and ``Retry-After: 2``.
+
+:attr:`Faults.token` (``--token-fault``) spoils the channel token of every delivery to the bot (when the emulator
+has an app id and so signs them): ``expired`` (``exp`` an hour ago), ``wrong_audience`` (``aud`` another app id),
+``unknown_kid`` (signed with a key the key set does not publish) or ``missing_endorsement`` (signed with a
+published key endorsed for none of the emulator's channels).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import anyio
 import anyio.lowlevel
 import attrs
 
-__all__ = ["DroppedConnection", "FaultMiddleware", "FaultRule", "Faults"]
+__all__ = ["TOKEN_FAULTS", "DroppedConnection", "FaultMiddleware", "FaultRule", "Faults"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -41,6 +46,8 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _KINDS = ("drop", "drop-response", "latency")
+#: what :attr:`Faults.token` can do to the channel token of a delivery
+TOKEN_FAULTS = ("expired", "wrong_audience", "unknown_kid", "missing_endorsement")
 _CODES = {
     400: "BadArgument",
     401: "Unauthorized",
@@ -117,7 +124,8 @@ class Faults:
     """The emulator's fault configuration; every attribute may be changed at any time, from any thread.
 
     ``latency`` delays every request; ``error_rate`` answers that fraction of requests with 500;
-    ``token_lifetime`` (seconds) shortens the lifetime of Direct Line, OAuth and ACS tokens issued from then on.
+    ``token_lifetime`` (seconds) shortens the lifetime of Direct Line, OAuth, channel and ACS tokens issued from
+    then on; ``token`` (one of :data:`TOKEN_FAULTS`, or None) spoils the channel token of every delivery.
     """
 
     def __init__(
@@ -128,12 +136,15 @@ class Faults:
         seed: int | None = None,
         rules: list[FaultRule] | None = None,
         token_lifetime: float | None = None,
+        token: str | None = None,
     ) -> None:
         if latency < 0 or not 0.0 <= error_rate <= 1.0:
             raise ValueError("latency is not negative and error_rate is between 0 and 1")
         self.latency = latency
         self.error_rate = error_rate
         self.token_lifetime = token_lifetime
+        self._token: str | None = None
+        self.token = token
         self.rules: list[FaultRule] = list(rules or [])
         self._lock = threading.Lock()
         self._random = random.Random(seed)
@@ -171,7 +182,27 @@ class Faults:
             self.latency = 0.0
             self.error_rate = 0.0
             self.token_lifetime = None
+            self._token = None
             self.fired = {}
+
+    @property
+    def token(self) -> str | None:
+        """The fault applied to the channel token of each delivery (one of :data:`TOKEN_FAULTS`), or None."""
+        return self._token
+
+    @token.setter
+    def token(self, value: str | None) -> None:
+        if value is not None and value not in TOKEN_FAULTS:
+            raise ValueError(f"unknown token fault {value!r}: one of {', '.join(TOKEN_FAULTS)}, or None")
+        self._token = value
+
+    def token_fault(self) -> str | None:
+        """The token fault for the delivery being signed now (counted in :attr:`fired` as ``token:<fault>``)."""
+        with self._lock:
+            fault = self._token
+            if fault is not None:
+                self._count(f"token:{fault}")
+            return fault
 
     def lifetime(self, default: float) -> float:
         """A token's lifetime: ``default``, unless shortened by :attr:`token_lifetime`."""

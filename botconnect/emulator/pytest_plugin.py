@@ -7,7 +7,10 @@ Enabled by installing ``botconnect[emulator]`` (it registers itself as a pytest 
 * ``botconnect_emulator_session``: one emulator for the whole session (``.reset()`` it where tests need a clean
   slate).
 * ``botconnect_emulator_factory``: ``make(**options)`` builds and starts emulators with your options (your bot's
-  URL, faults, app credentials...), all stopped at teardown.
+  URL, faults, app credentials...), all stopped at teardown. With ``app_id=``/``app_password=`` deliveries are
+  signed: check them with ``BotAuthenticator(app_id, cloud=emulator.cloud)``.
+* ``botconnect_emulator_with_auth``: a fresh emulator with app credentials (:data:`EMULATOR_APP_ID`,
+  :data:`EMULATOR_APP_PASSWORD`): signed deliveries, and Connector calls that need a token.
 * ``connector_client``, ``directline_client``, ``chat_client``: sync clients wired to ``botconnect_emulator``;
   ``aio_connector_client``, ``aio_directline_client``, ``aio_chat_client``: the ``botconnect_aio`` ones.
   Each is made for the test and closed after it. Override ``botconnect_emulator`` in a conftest (e.g. to return
@@ -32,16 +35,24 @@ if TYPE_CHECKING:
     from .server import Emulator
 
 __all__ = [
+    "EMULATOR_APP_ID",
+    "EMULATOR_APP_PASSWORD",
     "aio_chat_client",
     "aio_connector_client",
     "aio_directline_client",
     "botconnect_emulator",
     "botconnect_emulator_factory",
     "botconnect_emulator_session",
+    "botconnect_emulator_with_auth",
     "chat_client",
     "connector_client",
     "directline_client",
 ]
+
+
+#: the app id and password of ``botconnect_emulator_with_auth`` (made up: the emulator is the only one that knows them)
+EMULATOR_APP_ID = "00000000-0000-4000-8000-00000000b07c"
+EMULATOR_APP_PASSWORD = "emulator-app-password"  # noqa: S105 - a local emulator's well-known password
 
 
 def _emulator(**options: Any) -> Emulator:
@@ -62,6 +73,13 @@ def botconnect_emulator_session() -> Iterator[Emulator]:
 def botconnect_emulator() -> Iterator[Emulator]:
     """A fresh emulator for this test (built-in echo bot, no faults), stopped after it."""
     with _emulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def botconnect_emulator_with_auth() -> Iterator[Emulator]:
+    """A fresh emulator with app credentials (``emulator.app_id`` is :data:`EMULATOR_APP_ID`), stopped after it."""
+    with _emulator(app_id=EMULATOR_APP_ID, app_password=EMULATOR_APP_PASSWORD) as emulator:
         yield emulator
 
 

@@ -9,6 +9,12 @@ that reach it with no socket at all.
     emulator = Emulator(socket=False).start()         # no socket: only its transports reach it
     client = DirectLineClient(secret=emulator.secret, endpoint=emulator.url, transport=emulator.transport())
 
+With an app id, every delivery to the bot carries a channel token signed by the emulator, and
+``BotAuthenticator(app_id, cloud=emulator.cloud)`` is all a bot under test needs to check it::
+
+    with Emulator(bot="http://127.0.0.1:3978/api/messages", app_id=APP_ID, app_password=PASSWORD) as emulator:
+        authenticator = botconnect.BotAuthenticator(APP_ID, cloud=emulator.cloud)
+
 Everything the emulator keeps lives on that one loop, so it does not care which event loop (or none) its callers
 use: asyncio, trio, pytest-asyncio's session loop or plain threads.
 """
@@ -30,10 +36,12 @@ from .app import IN_PROCESS_URL, EmulatorApp
 from .connector import Connector, Store
 from .directline import DirectLine
 from .faults import DroppedConnection, Faults
+from .signing import SigningService
 
 if TYPE_CHECKING:
     import botconnect
     import botconnect_aio
+    from botconnect._core.auth import CloudSettings
 
 __all__ = ["Emulator", "is_loopback_host"]
 
@@ -54,7 +62,11 @@ class Emulator:
     reach it through :meth:`transport` / :meth:`async_transport`); ``stop()`` ends it. ``bot`` is the URL of your
     bot's messaging endpoint (None: the built-in echo bot). Binding to a non-loopback address needs
     ``allow_remote=True``. The services are :attr:`directline`, :attr:`connector` and :attr:`acs`; their state is
-    :attr:`store`; :attr:`faults` makes everything misbehave on demand.
+    :attr:`store`; :attr:`faults` makes everything misbehave on demand (``faults.token`` spoils delivery tokens).
+
+    ``app_id``/``app_password``: the Connector endpoints want a token from the emulator's token endpoint, and every
+    delivery carries a channel token for ``app_id`` that a bot checks with
+    ``BotAuthenticator(app_id, cloud=emulator.cloud)``; without them deliveries are anonymous.
     """
 
     def __init__(
@@ -115,6 +127,26 @@ class Emulator:
     @property
     def faults(self) -> Faults:
         return self.app.faults
+
+    @property
+    def app_id(self) -> str | None:
+        """The bot's app id deliveries are signed for (None: anonymous deliveries)."""
+        return self.app.auth.app_id
+
+    @property
+    def cloud(self) -> CloudSettings:
+        """``CloudSettings`` trusting this emulator (metadata, keys, issuers, token endpoints); read it once the
+        emulator serves, as its URL is only known then."""
+        return self.app.cloud
+
+    @property
+    def signing(self) -> SigningService:
+        """The signing keys, the tokens and the discovery routes' hit counters (``signing.hits``)."""
+        return self.app.signing
+
+    def rotate_signing_key(self) -> str:
+        """Sign with new keys from now on (the old ones stay published); returns the new channel key's kid."""
+        return self.app.signing.rotate()
 
     @property
     def directline(self) -> DirectLine:
