@@ -16,6 +16,13 @@ if TYPE_CHECKING:
     from botconnect._core.inbound_auth import ClaimsIdentity
     from botconnect.errors import AuthenticationError, AuthenticationUnavailableError
     from botconnect.inbound import BotAuthenticator
+    from botconnect.models import (
+        AdaptiveCardInvokeAction,
+        AdaptiveCardInvokeResponse,
+        AdaptiveCardInvokeValue,
+        InvokeResponse,
+    )
+    from botconnect.skills import SkillClient
 
     from ._core.auth import GOVERNMENT_CLOUD, PUBLIC_CLOUD, AccessToken, CloudSettings
     from ._core.paging import Page
@@ -165,6 +172,11 @@ if TYPE_CHECKING:
 
 #: public name -> the module that defines it (imported on first attribute access)
 _LAZY: dict[str, str] = {
+    "AdaptiveCardInvokeAction": "botconnect.models",
+    "AdaptiveCardInvokeValue": "botconnect.models",
+    "AdaptiveCardInvokeResponse": "botconnect.models",
+    "InvokeResponse": "botconnect.models",
+    "SkillClient": "botconnect.skills",
     "ClaimsIdentity": "botconnect._core.inbound_auth",
     "BotAuthenticator": "botconnect.inbound",
     "AuthenticationUnavailableError": "botconnect.errors",
@@ -332,6 +344,11 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AdaptiveCardInvokeAction",
+    "AdaptiveCardInvokeValue",
+    "AdaptiveCardInvokeResponse",
+    "InvokeResponse",
+    "SkillClient",
     "ClaimsIdentity",
     "BotAuthenticator",
     "AuthenticationUnavailableError",

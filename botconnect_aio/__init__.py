@@ -47,6 +47,9 @@ if TYPE_CHECKING:
         ActivityImportance,
         ActivitySet,
         ActivityTypes,
+        AdaptiveCardInvokeAction,
+        AdaptiveCardInvokeResponse,
+        AdaptiveCardInvokeValue,
         AnimationCard,
         Attachment,
         AttachmentData,
@@ -80,6 +83,7 @@ if TYPE_CHECKING:
         InnerHttpError,
         InputHints,
         InstallationUpdateActionTypes,
+        InvokeResponse,
         MediaCard,
         MediaEventValue,
         MediaUrl,
@@ -115,6 +119,7 @@ if TYPE_CHECKING:
         VideoCard,
     )
     from botconnect_aio.inbound import BotAuthenticator
+    from botconnect_aio.skills import SkillClient
 
     from ._paging import AsyncItemPaged, AsyncPageIterator
     from ._transport import AsyncHTTP11Transport
@@ -165,6 +170,11 @@ if TYPE_CHECKING:
 
 #: public name -> the module that defines it (imported on first attribute access)
 _LAZY: dict[str, str] = {
+    "AdaptiveCardInvokeAction": "botconnect.models",
+    "AdaptiveCardInvokeValue": "botconnect.models",
+    "AdaptiveCardInvokeResponse": "botconnect.models",
+    "InvokeResponse": "botconnect.models",
+    "SkillClient": "botconnect_aio.skills",
     "ClaimsIdentity": "botconnect._core.inbound_auth",
     "BotAuthenticator": "botconnect_aio.inbound",
     "AuthenticationUnavailableError": "botconnect.errors",
@@ -332,6 +342,11 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AdaptiveCardInvokeAction",
+    "AdaptiveCardInvokeValue",
+    "AdaptiveCardInvokeResponse",
+    "InvokeResponse",
+    "SkillClient",
     "ClaimsIdentity",
     "BotAuthenticator",
     "AuthenticationUnavailableError",

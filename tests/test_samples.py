@@ -56,3 +56,26 @@ def test_connector_sample_transcript() -> None:
         "members page 2: ['User 3', 'User 4', 'User 5'] (more: True)",
         "members page 3: ['User 6'] (more: False)",
     ]
+
+
+@pytest.mark.parametrize("sample", ["aiohttp_bot.py", "starlette_bot.py"])
+def test_receiving_sample_transcript(sample: str) -> None:
+    """The secured endpoint answers the emulator's signed deliveries and refuses a forged token."""
+    result = subprocess.run(
+        [sys.executable, str(SAMPLES / sample)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**_offline_environment(), "PYTHONPATH": str(SAMPLES.parent)},
+        check=True,
+    )
+    lines = result.stdout.splitlines()
+    assert re.fullmatch(
+        r"bot at http://127\.0\.0\.1:\d+/api/messages, emulator at http://127\.0\.0\.1:\d+ .*", lines[0]
+    )
+    assert lines[1:] == [
+        "bot replied: You said: hello",
+        "a forged request was answered 401",
+        "invoke answered 200: approved request 42",
+        "expectReplies answered with ['You said: inline please']",
+    ]

@@ -134,6 +134,12 @@ if TYPE_CHECKING:
         identifier_from_wire,
         identifier_to_wire,
     )
+    from .invoke import (
+        AdaptiveCardInvokeAction,
+        AdaptiveCardInvokeResponse,
+        AdaptiveCardInvokeValue,
+        InvokeResponse,
+    )
 
 #: public name -> the module that defines it (imported on first attribute access)
 _LAZY: dict[str, str] = {
@@ -142,6 +148,9 @@ _LAZY: dict[str, str] = {
     "ActivityImportance": "botconnect.models.enums",
     "ActivitySet": "botconnect.models.directline",
     "ActivityTypes": "botconnect.models.enums",
+    "AdaptiveCardInvokeAction": "botconnect.models.invoke",
+    "AdaptiveCardInvokeResponse": "botconnect.models.invoke",
+    "AdaptiveCardInvokeValue": "botconnect.models.invoke",
     "AddChatParticipantsRequest": "botconnect.models.chat",
     "AddChatParticipantsResult": "botconnect.models.chat",
     "AnimationCard": "botconnect.models.cards",
@@ -199,6 +208,7 @@ _LAZY: dict[str, str] = {
     "InnerHttpError": "botconnect.models.connector",
     "InputHints": "botconnect.models.enums",
     "InstallationUpdateActionTypes": "botconnect.models.enums",
+    "InvokeResponse": "botconnect.models.invoke",
     "MediaCard": "botconnect.models.cards",
     "MediaEventValue": "botconnect.models.cards",
     "MediaUrl": "botconnect.models.cards",
@@ -271,6 +281,9 @@ __all__ = [
     "ActivityImportance",
     "ActivitySet",
     "ActivityTypes",
+    "AdaptiveCardInvokeAction",
+    "AdaptiveCardInvokeResponse",
+    "AdaptiveCardInvokeValue",
     "AddChatParticipantsRequest",
     "AddChatParticipantsResult",
     "AnimationCard",
@@ -328,6 +341,7 @@ __all__ = [
     "InnerHttpError",
     "InputHints",
     "InstallationUpdateActionTypes",
+    "InvokeResponse",
     "MediaCard",
     "MediaEventValue",
     "MediaUrl",

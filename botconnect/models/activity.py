@@ -3,7 +3,7 @@
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import attrs
 
@@ -22,6 +22,9 @@ from .enums import (
     SemanticActionStates,
     TextFormatTypes,
 )
+
+if TYPE_CHECKING:
+    from .invoke import InvokeResponse
 
 __all__ = [
     "Activity",
@@ -231,6 +234,19 @@ class Activity(Model):
             if reference.activity_id is not None:
                 self.reply_to_id = reference.activity_id
         return self
+
+    def create_invoke_response(self, body: Any = None, status: int = 200) -> "InvokeResponse":
+        """The synchronous answer to this ``invoke`` activity: ``status`` and a JSON ``body`` (any JSON value or
+        a model, e.g. an :class:`AdaptiveCardInvokeResponse`). Raises ``ValueError`` for any other activity type.
+        """
+        from .invoke import InvokeResponse  # invoke.py imports this module
+
+        if self.type != ActivityTypes.INVOKE:
+            hint = ""
+            if self.delivery_mode == DeliveryModes.EXPECT_REPLIES:
+                hint = " (answer expectReplies with InvokeResponse.from_expected_replies)"
+            raise ValueError(f"only an invoke activity has an invoke response, this one is {self.type!r}{hint}")
+        return InvokeResponse(status, body)
 
     # -- mentions --------------------------------------------------------------------------------------------
 
