@@ -222,7 +222,7 @@ def _parse_token(token: str) -> tuple[str, str, str, dict[str, Any]]:
     if not _SEGMENT.fullmatch(segments[2]):
         raise _refuse("the token's signature is not base64url")
     algorithm = header.get("alg")
-    if algorithm not in ALLOWED_ALGORITHMS:
+    if not isinstance(algorithm, str) or algorithm not in ALLOWED_ALGORITHMS:  # a list or object is unhashable
         raise _refuse("the token's alg is not RS256, RS384 or RS512")
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
@@ -244,6 +244,14 @@ def _check_lifetime(claims: Mapping[str, Any]) -> None:
         value = claims.get(name)
         if value is not None and value > now + CLOCK_SKEW_SECONDS:
             raise _refuse(_RULES["immature"])
+
+
+def _is_numeric_date(value: Any) -> bool:
+    """A JSON number of seconds: an int of any size (``math.isfinite`` overflows on one beyond a float's range; an
+    int compares exactly with ``time.time()``) or a finite float; never a bool."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
 
 
 def _normalized_url(url: str) -> str:
@@ -433,10 +441,7 @@ class AuthenticatorCore:
         if "exp" not in claims:
             raise _refuse(_RULES["no_exp"])
         for name in ("exp", "nbf", "iat"):
-            value = claims.get(name)
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
-            ):
+            if name in claims and not _is_numeric_date(claims[name]):  # null included: present means a number
                 raise _refuse(f"the token's {name} claim is not a number of seconds")
         _check_lifetime(claims)
         return claims
