@@ -1537,3 +1537,23 @@ def test_plain_http_metadata_is_allowed_on_loopback(env: Env, host: str) -> None
     )
     with env.construct("BotAuthenticator", APP_ID, cloud=cloud) as authenticator:
         assert authenticator.app_ids == (APP_ID,)
+
+
+# -- the verified-token cache -------------------------------------------------------------------------------------
+
+
+def test_a_remembered_token_is_refused_once_it_expires(
+    make: Any, keys: KeyRing, server: KeyServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A verified token is remembered, but its lifetime is checked on every request (the wall clock moves on)."""
+    authenticator = make()
+    token = bearer(mint(keys.channel, channel_claims()))
+    assert authenticator.authenticate_request(activity(), token).source == "channel"
+    assert authenticator.authenticate_request(activity(), token).source == "channel"  # from the cache now
+    import botconnect._core.inbound_auth as inbound_auth
+
+    real_time = time.time
+    monkeypatch.setattr(inbound_auth.time, "time", lambda: real_time() + 600 + 301)
+    error = refused(authenticator, activity(), token)
+    assert "expired" in error.message
+    assert hits_of(server, CHANNEL_META, CHANNEL_KEYS) == (1, 1)
