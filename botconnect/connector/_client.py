@@ -11,6 +11,7 @@ from .._core.requests.connector import normalize_service_url
 from .._core.retry import RetryPolicy
 from .._pipeline import Pipeline, TokenCredential
 from ._operations import AttachmentsOperations, ConversationsOperations
+from ._teams import TeamsOperations
 
 __all__ = ["ConnectorClient"]
 
@@ -50,6 +51,8 @@ class ConnectorClient:
         self.conversations = ConversationsOperations(base, self._pipeline)
         #: attachment info and streamed attachment views
         self.attachments = AttachmentsOperations(base, self._pipeline)
+        #: Microsoft Teams: teams, channels, meetings, meeting notifications, batch messaging, reactions
+        self.teams = TeamsOperations(base, self._pipeline)
 
     def close(self) -> None:
         """Close the connection pool (a user-supplied ``http_client`` is left open). Safe to call twice."""

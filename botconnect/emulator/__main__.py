@@ -40,6 +40,13 @@ def parser() -> argparse.ArgumentParser:
         help="sign deliveries for this app id, and require Connector calls to carry a token (with --app-password)",
     )
     p.add_argument("--app-password", help="the password --app-id must present at /botframework.com/oauth2/v2.0/token")
+    p.add_argument(
+        "--oauth-connection",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="an OAuth connection of the user token service (repeatable; default: any name is accepted)",
+    )
     p.add_argument("--latency", type=float, default=0.0, metavar="SECONDS", help="delay every request")
     p.add_argument("--error-rate", type=float, default=0.0, metavar="RATE", help="answer this fraction with 500")
     p.add_argument("--seed", type=int, help="seed of the fault dice (same seed, same faults)")
@@ -87,6 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         app_id=args.app_id,
         app_password=args.app_password,
         allow_remote=args.allow_remote,
+        oauth_connections=args.oauth_connection,
     )
     try:
         emulator.start()
@@ -127,6 +135,8 @@ def _banner(emulator: Emulator, faults: Faults) -> list[str]:
         lines.append(f"               token {token}")
     else:
         lines.append("  ACS Chat     not available (botconnect.emulator.acs is missing)")
+    connections = ", ".join(emulator.token_service.connections) or "any connection name"
+    lines.append(f"  User tokens  endpoint {url}  OAuth connections: {connections}")
     builtin = "  (built-in echo bot)" if not emulator.app.delivery.bot_url else ""
     lines.append(f"  bot          {emulator.app.delivery.url}{builtin}")
     active = [f"latency {faults.latency}s"] if faults.latency else []

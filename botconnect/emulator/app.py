@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import httpx
@@ -26,6 +26,8 @@ from .connector import Connector, Store, error
 from .directline import DirectLine
 from .faults import FaultMiddleware, Faults, Receive, Scope, Send
 from .signing import SigningService
+from .teams import TeamsService
+from .token_service import TokenService
 
 __all__ = ["DEFAULT_BOT_ACCOUNT", "IN_PROCESS_URL", "EmulatorApp", "load_acs"]
 
@@ -61,6 +63,7 @@ class EmulatorApp:
         bot_account: dict[str, Any] | None = None,
         keepalive_interval: float | None = 30.0,
         acs: bool = True,
+        oauth_connections: Iterable[str] = (),
     ) -> None:
         self.faults = faults or Faults()
         self.base_url = IN_PROCESS_URL
@@ -72,6 +75,12 @@ class EmulatorApp:
         )
         self.auth = OAuthIssuer(app_id, app_password, self.faults, signing=self.signing)
         self.connector = Connector(self.store, self.auth)
+        #: the Microsoft Teams operations (a tenant, a team, a meeting, batch sends) on the Connector URL
+        self.teams = TeamsService(self.store, self.auth)
+        #: the user token service (OAuth sign-in, SSO) at the emulator's URL
+        self.token_service = TokenService(
+            self.auth, base_url=lambda: self.base_url, app_id=app_id, connections=oauth_connections
+        )
         self.echo_bot: EchoBot | None = None
         if bot is None:
             self.echo_bot = EchoBot(
@@ -101,6 +110,8 @@ class EmulatorApp:
         self._in_process: httpx.AsyncBaseTransport | None = None
         routes: list[BaseRoute] = [Route("/_emulator", self._info, methods=["GET"])]
         routes += self.directline.routes() + self.connector.routes() + self.auth.routes() + self.signing.routes()
+        routes += self.teams.routes()
+        routes += self.token_service.routes()
         if self.echo_bot is not None:
             routes += self.echo_bot.routes()
         if self.acs is not None:
@@ -142,10 +153,12 @@ class EmulatorApp:
     def reset(self) -> None:
         """Forget every conversation, attachment and fault; reset the counters (tokens stay valid)."""
         self.store.reset()
+        self.teams.reset()
         self.directline.reset()
         self.faults.clear()
         self.delivery.delivered.clear()
         self.signing.hits.clear()
+        self.token_service.reset()
         if self.echo_bot is not None:
             self.echo_bot.received.clear()
         if self.acs is not None:
@@ -158,6 +171,7 @@ class EmulatorApp:
             "connector": {"serviceUrl": self.store.service_url, "appCredentials": self.auth.required},
             "acs": {"endpoint": self.base_url} if self.acs is not None else None,
             "bot": self.delivery.url,
+            "tokenService": self.token_service.describe(),
             "auth": {
                 "appId": self.auth.app_id,
                 "channelOpenIdMetadataUrl": self.signing.channel_metadata_url,

@@ -26,7 +26,7 @@ import concurrent.futures
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio.to_thread
@@ -37,6 +37,7 @@ from .connector import Connector, Store
 from .directline import DirectLine
 from .faults import DroppedConnection, Faults
 from .signing import SigningService
+from .token_service import TokenService
 
 if TYPE_CHECKING:
     import botconnect
@@ -67,6 +68,8 @@ class Emulator:
     ``app_id``/``app_password``: the Connector endpoints want a token from the emulator's token endpoint, and every
     delivery carries a channel token for ``app_id`` that a bot checks with
     ``BotAuthenticator(app_id, cloud=emulator.cloud)``; without them deliveries are anonymous.
+    ``oauth_connections``: the OAuth connection names its user token service (:attr:`token_service`, at
+    ``emulator.cloud.token_service_url``) knows; without, it accepts any name.
     """
 
     def __init__(
@@ -85,6 +88,7 @@ class Emulator:
         keepalive_interval: float | None = 30.0,
         bot_account: dict[str, Any] | None = None,
         allow_remote: bool = False,
+        oauth_connections: Iterable[str] = (),
     ) -> None:
         if socket and not allow_remote and not is_loopback_host(host):
             raise ValueError(f"refusing to serve on {host!r}, which is not loopback (allow_remote=True to insist)")
@@ -101,6 +105,7 @@ class Emulator:
             faults=faults,
             keepalive_interval=keepalive_interval,
             bot_account=bot_account,
+            oauth_connections=oauth_connections,
         )
         self._lock = threading.RLock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -156,6 +161,11 @@ class Emulator:
     @property
     def connector(self) -> Connector:
         return self.app.connector
+
+    @property
+    def token_service(self) -> TokenService:
+        """The user token service (OAuth sign-in, SSO) at :attr:`url`: its sign-ins, tokens and ``hits``."""
+        return self.app.token_service
 
     @property
     def store(self) -> Store:

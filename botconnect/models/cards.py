@@ -28,6 +28,7 @@ __all__ = [
     "ThumbnailCard",
     "ThumbnailUrl",
     "TokenExchangeResource",
+    "TokenPostResource",
     "VideoCard",
 ]
 
@@ -88,6 +89,13 @@ class TokenExchangeResource(Model):
     id: str | None = None
     uri: str | None = None
     provider_id: str | None = None
+
+
+@attrs.define(kw_only=True, repr=False)
+class TokenPostResource(Model):
+    """Where a client may post a token directly for an OAuth card (a SAS URL: a secret, kept out of reprs)."""
+
+    sas_url: str | None = attrs.field(default=None, repr=False)
 
 
 @attrs.define(kw_only=True, repr=False)
@@ -225,4 +233,5 @@ class OAuthCard(_Card):
     text: str | None = None
     connection_name: str | None = None
     token_exchange_resource: TokenExchangeResource | None = None
+    token_post_resource: TokenPostResource | None = None
     buttons: list[CardAction] | None = None

@@ -198,7 +198,7 @@ class TokenResponse(Model):
 
     channel_id: str | None = None
     connection_name: str | None = None
-    token: str | None = None
+    token: str | None = attrs.field(default=None, repr=False)  # a user's access token: never in a repr or a log
     expiration: str | None = None
 
 
@@ -208,7 +208,7 @@ class TokenExchangeInvokeRequest(Model):
 
     id: str | None = None
     connection_name: str | None = None
-    token: str | None = None
+    token: str | None = attrs.field(default=None, repr=False)  # the user's SSO token: never in a repr or a log
 
 
 @attrs.define(kw_only=True, repr=False)

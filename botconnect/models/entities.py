@@ -89,3 +89,6 @@ ENTITY_TYPES: dict[str, type[Entity]] = {
 
 for _key, _cls in ENTITY_TYPES.items():
     serde.register_subtype(Entity, _key, _cls)
+
+# Teams' schema.org Message entity (AI label, citations) lives in its own module; importing it registers its type.
+from . import citations as _citations  # noqa: E402, F401

@@ -2,5 +2,6 @@
 
 from ._client import ConnectorClient
 from ._operations import AttachmentsOperations, AttachmentStream, ConversationsOperations
+from ._teams import TeamsOperations
 
-__all__ = ["AttachmentStream", "AttachmentsOperations", "ConnectorClient", "ConversationsOperations"]
+__all__ = ["AttachmentStream", "AttachmentsOperations", "ConnectorClient", "ConversationsOperations", "TeamsOperations"]

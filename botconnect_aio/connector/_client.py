@@ -12,6 +12,7 @@ from botconnect._core.retry import RetryPolicy
 
 from .._pipeline import AsyncPipeline, AsyncTokenCredential
 from ._operations import AttachmentsOperations, ConversationsOperations
+from ._teams import TeamsOperations
 
 __all__ = ["ConnectorClient"]
 
@@ -53,6 +54,8 @@ class ConnectorClient:
         self.conversations = ConversationsOperations(base, self._pipeline)
         #: attachment info and streamed attachment views
         self.attachments = AttachmentsOperations(base, self._pipeline)
+        #: Microsoft Teams: teams, channels, meetings, meeting notifications, batch messaging, reactions
+        self.teams = TeamsOperations(base, self._pipeline)
 
     async def close(self) -> None:
         """Close the connection pool (a user-supplied ``http_client`` is left open). Safe to call twice."""

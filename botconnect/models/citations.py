@@ -1,0 +1,162 @@
+"""The schema.org ``Message`` entity Teams reads on a bot's answer: the AI-generated label, citations, sensitivity.
+
+Teams shows an "AI generated" label when ``additionalType`` holds ``"AIGeneratedContent"``, and turns ``[1]``,
+``[2]``... in the message text into citations when the entity lists a ``Claim`` at that ``position``. Imported by
+:mod:`botconnect.models.entities`, so an activity's entities parse to :class:`MessageEntity` by ``type``.
+"""
+
+from collections.abc import Iterable
+from typing import Any, ClassVar, Self
+
+import attrs
+
+from .._core import serde
+from ._base import Model, wire
+from .entities import Entity
+
+__all__ = ["Citation", "CitationAppearance", "CitationImage", "MessageEntity", "SensitivityUsageInfo"]
+
+_SCHEMA = "https://schema.org"
+
+
+@attrs.define(kw_only=True, repr=False)
+class SensitivityUsageInfo(Model):
+    """A sensitivity label (a schema.org CreativeWork): ``name`` is shown, ``description`` on hover."""
+
+    type: str | None = None
+    at_type: str | None = wire("@type")
+    description: str | None = None
+    name: str | None = None
+    position: int | None = None
+    pattern: Any = None
+
+    @classmethod
+    def create(cls, name: str, description: str | None = None) -> Self:
+        """A label named ``name`` (e.g. ``"Confidential"``)."""
+        return cls(type=MessageEntity.TYPE, at_type="CreativeWork", name=name, description=description)
+
+
+@attrs.define(kw_only=True, repr=False)
+class CitationImage(Model):
+    """The icon of a citation (a schema.org ImageObject): ``name`` is one Teams knows, e.g. ``"Microsoft Word"``."""
+
+    at_type: str | None = wire("@type")
+    name: str | None = None
+
+
+@attrs.define(kw_only=True, repr=False)
+class CitationAppearance(Model):
+    """What a citation shows (a schema.org DigitalDocument): title, excerpt (``abstract``), link, icon, keywords."""
+
+    at_type: str | None = wire("@type")
+    name: str | None = None
+    text: str | None = None
+    url: str | None = None
+    abstract: str | None = None
+    encoding_format: str | None = None
+    image: CitationImage | None = None
+    keywords: list[str] | None = None
+    usage_info: SensitivityUsageInfo | None = None
+
+
+@attrs.define(kw_only=True, repr=False)
+class Citation(Model):
+    """One citation (a schema.org Claim): ``position`` is the ``[n]`` in the message text it explains."""
+
+    at_type: str | None = wire("@type")
+    position: int | None = None
+    appearance: CitationAppearance | None = None
+
+    @classmethod
+    def create(
+        cls,
+        position: int,
+        name: str,
+        abstract: str,
+        *,
+        url: str | None = None,
+        text: str | None = None,
+        icon: str | None = None,
+        keywords: Iterable[str] | None = None,
+    ) -> Self:
+        """Citation ``[position]``: ``name`` (its title) and ``abstract`` (an excerpt) are required by Teams."""
+        if isinstance(position, bool) or not isinstance(position, int) or position < 1:
+            raise ValueError("position must be an int of at least 1 (the [n] in the text)")
+        if not isinstance(name, str) or not isinstance(abstract, str):
+            raise TypeError("name and abstract must be str")
+        if isinstance(keywords, str):
+            raise TypeError("keywords must be an iterable of str, not a single str")
+        appearance = CitationAppearance(
+            at_type="DigitalDocument",
+            name=name,
+            abstract=abstract,
+            url=url,
+            text=text,
+            image=CitationImage(at_type="ImageObject", name=icon) if icon is not None else None,
+            keywords=list(keywords) if keywords is not None else None,
+        )
+        return cls(at_type="Claim", position=position, appearance=appearance)
+
+
+@attrs.define(kw_only=True, repr=False)
+class MessageEntity(Entity):
+    """The ``https://schema.org/Message`` entity: AI label (``additional_type``), citations and sensitivity label.
+
+    Build it with :meth:`create` (which fills in the schema.org boilerplate Teams requires) and append it to the
+    activity's ``entities``; :meth:`from_activity` finds it on an activity.
+    """
+
+    TYPE: ClassVar[str] = "https://schema.org/Message"
+    #: the ``additionalType`` value that shows the "AI generated" label
+    AI_GENERATED: ClassVar[str] = "AIGeneratedContent"
+
+    at_type: str | None = wire("@type")
+    at_context: str | None = wire("@context")
+    at_id: str | None = wire("@id")
+    additional_type: list[str] | None = None
+    citation: list[Citation] | None = None
+    usage_info: SensitivityUsageInfo | None = None
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        ai_generated: bool = True,
+        citations: Iterable[Citation] | None = None,
+        usage_info: SensitivityUsageInfo | None = None,
+    ) -> Self:
+        """The entity with ``@type``/``@context``/``@id`` as Teams wants them; labelled AI-generated by default."""
+        return cls(
+            type=cls.TYPE,
+            at_type="Message",
+            at_context=_SCHEMA,
+            at_id="",
+            additional_type=[cls.AI_GENERATED] if ai_generated else None,
+            citation=list(citations) if citations is not None else None,
+            usage_info=usage_info,
+        )
+
+    @property
+    def is_ai_generated(self) -> bool:
+        """Whether Teams shows the "AI generated" label for this message."""
+        return self.AI_GENERATED in (self.additional_type or ())
+
+    def add_citation(self, citation: Citation) -> Citation:
+        """Append ``citation`` and return it."""
+        if not isinstance(citation, Citation):
+            raise TypeError(f"citation must be a Citation, got {type(citation).__name__}")
+        if self.citation is None:
+            self.citation = []
+        self.citation.append(citation)
+        return citation
+
+    @classmethod
+    def from_activity(cls, activity: Any) -> Self | None:
+        """The first Message entity among ``activity.entities``, or None."""
+        for entity in getattr(activity, "entities", None) or ():
+            if isinstance(entity, cls):
+                return entity
+        return None
+
+
+serde.register_subtype(Entity, MessageEntity.TYPE, MessageEntity)
