@@ -79,3 +79,54 @@ def test_receiving_sample_transcript(sample: str) -> None:
         "invoke answered 200: approved request 42",
         "expectReplies answered with ['You said: inline please']",
     ]
+
+
+def test_teams_operations_sample_transcript() -> None:
+    """Team, channels, meeting, participant, a partly delivered notification and a batch send to its end."""
+    result = subprocess.run(
+        [sys.executable, str(SAMPLES / "teams_operations.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**_offline_environment(), "PYTHONPATH": str(SAMPLES.parent)},
+        check=True,
+    )
+    assert result.stdout.splitlines() == [
+        "team: Emulator Team, 3 members, 2 channels",
+        "channels: General, Announcements",
+        "answered with the AI label and citation [1] 'Team calendar'",
+        "reacted: ['like']",
+        "meeting: Emulator stand-up, organised by Ada Lovelace",
+        "participant: Grace Hopper is Presenter",
+        "notification: not delivered to 00000000-0000-0000-0000-000000000000 (MeetingNotificationRecipientNotFound)",
+        "batch: NotStarted -> InProgress -> InProgress -> Completed",
+        "batch result: {'201': 3, '404': 3} of 6 entries",
+        "failed entries page 1: ['29:left-the-company', '29:never-installed']",
+        "failed entries page 2: ['29:guest-elsewhere']",
+    ]
+
+
+def test_streaming_answer_sample_transcript() -> None:
+    """The Direct Line user sees the informative update, updates with the whole text so far, then the final."""
+    result = subprocess.run(
+        [sys.executable, str(SAMPLES / "streaming_answer.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**_offline_environment(), "PYTHONPATH": str(SAMPLES.parent)},
+        check=True,
+    )
+    lines = result.stdout.splitlines()
+    assert re.fullmatch(r"bot at http://127\.0\.0\.1:\d+/api/messages, emulator at http://127\.0\.0\.1:\d+", lines[0])
+    first = "Streaming shows an answer while it is written[1]."
+    second = " Each update carries the whole text so far,"
+    # one update per interval: the first word of each sentence opens one, the words after it wait for the next
+    assert lines[1:] == [
+        "you: what is streaming?",
+        "[informative 1] Searching the docs...",
+        "[streaming 2] Streaming",
+        f"[streaming 3] {first} Each",
+        f"[streaming 4] {first}{second} and",
+        f"[final] {first}{second} and the final message adds the citation. (AI generated: True, citations: 1)",
+        "the final message closes the stream the first update opened: True",
+    ]

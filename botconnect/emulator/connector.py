@@ -201,6 +201,14 @@ def activity_problem(activity: Any, *, need_type: bool = True) -> str | None:
     return shape_problem(activity, ACTIVITY)
 
 
+def is_stream_update(activity: dict[str, Any]) -> bool:
+    """Whether ``activity`` is part of a streamed reply (it has a ``streaminfo`` entity)."""
+    entities = activity.get("entities")
+    return isinstance(entities, list) and any(
+        isinstance(entity, dict) and entity.get("type") == "streaminfo" for entity in entities
+    )
+
+
 def _is_date_time(value: str) -> bool:
     if not _RFC3339.fullmatch(value):
         return False
@@ -310,7 +318,9 @@ class Store:
         if from_bot and not stored.get("from"):
             stored["from"] = dict(self.bot_account)
         conversation.activities.append(stored)
-        if not self._holds.get(conversation.id):
+        # a streamed update is shown as it is sent, even while a client's post is held (Teams and Web Chat render
+        # the stream live): readers get everything up to it, in order
+        if not self._holds.get(conversation.id) or is_stream_update(stored):
             self._notify(conversation)
         return stored
 
