@@ -212,7 +212,7 @@ if TYPE_CHECKING:
 
 #: public name -> the module that defines it (imported on first attribute access)
 _LAZY: dict[str, str] = {
-    "StreamStoppedError": "botconnect.streaming",
+    "StreamStoppedError": "botconnect.errors",
     "StreamInfo": "botconnect.streaming",
     "StreamingReply": "botconnect.streaming",
     "TeamsOperations": "botconnect.connector",

@@ -11,7 +11,8 @@ Names follow azure-core so ``except ResourceNotFoundError`` reads the same as in
     │   └── DeserializationError       2xx body that does not parse as the documented model
     ├── HttpResponseError              any non-success status
     │   ├── ClientAuthenticationError  401
-    │   ├── PermissionDeniedError      403 (TokenExpiredError when the service says code TokenExpired)
+    │   ├── PermissionDeniedError      403 (TokenExpiredError when the service says code TokenExpired;
+    │   │                              StreamStoppedError when Teams ended a streamed reply)
     │   ├── ResourceNotFoundError      404
     │   ├── ResourceExistsError        409
     │   ├── ResourceModifiedError      412
@@ -54,6 +55,7 @@ __all__ = [
     "ServiceResponseError",
     "ServiceResponseTimeoutError",
     "ServiceUnavailableError",
+    "StreamStoppedError",
     "TokenExpiredError",
     "UntrustedEndpointError",
 ]
@@ -179,6 +181,14 @@ class PermissionDeniedError(HttpResponseError):
 
 class TokenExpiredError(PermissionDeniedError):
     """403 with code ``TokenExpired``: the Direct Line token must be refreshed or replaced (a new one from a secret)."""
+
+
+class StreamStoppedError(PermissionDeniedError):
+    """403 ``ContentStreamNotAllowed``: the channel ended the stream (the user pressed Stop, or it ran too long).
+
+    Nothing more is sent on this stream: every later ``update`` / ``append`` / ``end`` raises this error again.
+    What was streamed stays on screen.
+    """
 
 
 class ResourceNotFoundError(HttpResponseError):

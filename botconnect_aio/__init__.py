@@ -210,7 +210,7 @@ if TYPE_CHECKING:
 
 #: public name -> the module that defines it (imported on first attribute access)
 _LAZY: dict[str, str] = {
-    "StreamStoppedError": "botconnect_aio.streaming",
+    "StreamStoppedError": "botconnect.errors",
     "StreamInfo": "botconnect_aio.streaming",
     "StreamingReply": "botconnect_aio.streaming",
     "TeamsOperations": "botconnect_aio.connector",

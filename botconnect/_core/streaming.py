@@ -32,11 +32,11 @@ import attrs
 from ..errors import (
     BotConnectError,
     HttpResponseError,
-    PermissionDeniedError,
     RateLimitError,
     ServerError,
     ServiceRequestError,
     ServiceResponseError,
+    StreamStoppedError,
     UntrustedEndpointError,
 )
 from ..models import Activity, Entity, ResourceResponse
@@ -69,14 +69,6 @@ OPEN, ENDED, STOPPED, CANCELLED = "open", "ended", "stopped", "cancelled"
 def default_final_retry_policy() -> RetryPolicy:
     """How the final message is retried when the service throttles it: up to a minute, ``Retry-After`` honoured."""
     return RetryPolicy(max_attempts=10, backoff_factor=1.0, max_backoff=8.0, max_retry_after=60.0, deadline=60.0)
-
-
-class StreamStoppedError(PermissionDeniedError):
-    """403 ``ContentStreamNotAllowed``: the channel ended the stream (the user pressed Stop, or it ran too long).
-
-    Nothing more is sent on this stream: every later ``update`` / ``append`` / ``end`` raises this error again.
-    What was streamed stays on screen.
-    """
 
 
 @attrs.frozen

@@ -3,10 +3,11 @@ with watermarks, upload, and the WebSocket stream (ActivitySet frames, keepalive
 
 Conversations live in the shared :class:`~botconnect.emulator.connector.Store`: a client's post is appended and
 delivered to the bot (``POST`` to its messaging endpoint, ``serviceUrl`` = the emulator), and answers once the bot
-accepted it (502 if it did not); an ``invoke`` (and an activity sent with ``deliveryMode: expectReplies``) is answered,
-as Teams relays it, with the bot's own status and JSON body when the bot answered 2xx or 4xx with one. What the bot sends through the Connector endpoints reaches every
-client by polling and by stream. Activity ids are ``<conversation id>|<7-digit position>``; a watermark is the number of
-activities before the next one. :class:`DirectLineFaults` and the control methods make it misbehave on demand.
+accepted it (502 if it did not); an ``invoke`` (and an activity sent with ``deliveryMode: expectReplies``) is
+answered, as Teams relays it, with the bot's own status and JSON body when the bot answered 2xx or 4xx with one.
+What the bot sends through the Connector endpoints reaches every client by polling and by stream. Activity ids are
+``<conversation id>|<7-digit position>``; a watermark is the number of activities before the next one.
+:class:`DirectLineFaults` and the control methods make it misbehave on demand.
 """
 
 from __future__ import annotations
