@@ -109,7 +109,7 @@ async def _run(ctx: Context) -> list[Row]:
         connector_stats,
         "ours",
         [
-            ("aiohttp", "raw aiohttp POST (floor)", ">= 0.5x"),
+            ("aiohttp", "raw aiohttp POST (floor)", ">= 0.8x"),
             ("httpx", "raw httpx.AsyncClient() POST, httpx's pool", ""),
             ("lean", "raw httpx.AsyncClient POST, same transport", ""),
             ("official", bf, ""),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol, TypeVar
 
 import httpx
@@ -14,6 +14,7 @@ from ._core.pipeline import (
     AcquireToken,
     Action,
     CallConfig,
+    DeadlineExceeded,
     ReadBody,
     Send,
     Sleep,
@@ -82,11 +83,14 @@ class Pipeline:
         *,
         timeout: float | httpx.Timeout | None = None,
         retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> T:
+        """Run ``operation``: ``timeout`` is per phase and per attempt, ``deadline`` (seconds) bounds the whole call,
+        retries and waits included."""
         try:
             if self._closed:
                 raise ClientClosedError("the client is closed")
-            config = self.config.for_call(timeout=timeout, retry_policy=retry_policy)
+            config = self.config.for_call(timeout=timeout, retry_policy=retry_policy, deadline=deadline)
         except BaseException:
             operation.close_resources()  # files opened for an upload
             raise
@@ -128,18 +132,28 @@ class Pipeline:
 
     def _send(self, action: Send) -> httpx.Response:
         direct = self._direct
+        # A blocking call cannot be interrupted: with a deadline, each phase's timeout is capped by call_flow and
+        # the body is read here, the clock checked between reads (a server dripping bytes cannot hold the call).
+        read_here = not action.stream and action.deadline is not None
         if direct is None or action.follow_redirects:
-            return self._http.send(action.request, stream=action.stream, follow_redirects=action.follow_redirects)
-        started = time.perf_counter()
-        response = direct.handle_request(action.request)
-        response.request = action.request
+            if not read_here:
+                return self._http.send(action.request, stream=action.stream, follow_redirects=action.follow_redirects)
+            response = self._http.send(action.request, stream=True, follow_redirects=action.follow_redirects)
+            started = None
+        else:
+            started = time.perf_counter()
+            response = direct.handle_request(action.request)
+            response.request = action.request
         if not action.stream:
+            if action.deadline is not None:
+                response.stream = _Deadline(response.stream, time.monotonic() + action.deadline, action.request)
             try:
                 response.read()
             except BaseException:
                 response.close()
                 raise
-        finish_direct_send(response, started)
+        if started is not None:
+            finish_direct_send(response, started)
         return response
 
     def close(self) -> None:
@@ -149,3 +163,22 @@ class Pipeline:
             self._closed = True
         if self._owns_client:
             self._http.close()
+
+
+class _Deadline(httpx.SyncByteStream):
+    """A body whose reading stops with ``DeadlineExceeded`` once ``expires`` (``time.monotonic()``) has passed."""
+
+    def __init__(self, stream: httpx.SyncByteStream | httpx.AsyncByteStream, expires: float, request: httpx.Request):
+        assert isinstance(stream, httpx.SyncByteStream)  # a sync transport's body
+        self._stream = stream
+        self._expires = expires
+        self._request = request
+
+    def __iter__(self) -> Iterator[bytes]:
+        for part in self._stream:
+            if time.monotonic() > self._expires:
+                raise DeadlineExceeded("the call's deadline passed while reading the body", request=self._request)
+            yield part
+
+    def close(self) -> None:
+        self._stream.close()

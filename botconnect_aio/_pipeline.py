@@ -15,11 +15,13 @@ from botconnect._core.pipeline import (
     AcquireToken,
     Action,
     CallConfig,
+    DeadlineExceeded,
     ReadBody,
     Send,
     Sleep,
     call_flow,
     finish_direct_send,
+    take_plain_body,
     token_string,
 )
 from botconnect._core.retry import RetryPolicy
@@ -79,11 +81,14 @@ class AsyncPipeline:
         *,
         timeout: float | httpx.Timeout | None = None,
         retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> T:
+        """Run ``operation``: ``timeout`` is per phase and per attempt, ``deadline`` (seconds) bounds the whole call,
+        retries and waits included."""
         try:
             if self._closed:
                 raise ClientClosedError("the client is closed")
-            config = self.config.for_call(timeout=timeout, retry_policy=retry_policy)
+            config = self.config.for_call(timeout=timeout, retry_policy=retry_policy, deadline=deadline)
         except BaseException:
             operation.close_resources()  # files opened for an upload
             raise
@@ -107,7 +112,13 @@ class AsyncPipeline:
 
     async def _perform(self, action: Action) -> Any:
         if isinstance(action, Send):
-            return await self._send(action)
+            if action.deadline is None:
+                return await self._send(action)
+            try:
+                with anyio.fail_after(action.deadline):
+                    return await self._send(action)
+            except TimeoutError:
+                raise DeadlineExceeded("the call's deadline passed", request=action.request) from None
         if isinstance(action, Sleep):
             await self._sleep(action.seconds)
             return None
@@ -135,7 +146,8 @@ class AsyncPipeline:
         response.request = action.request
         if not action.stream:
             try:
-                await response.aread()
+                if not take_plain_body(response):  # AsyncHTTP11Transport's complete bodies are in memory
+                    await response.aread()
             except BaseException:
                 await response.aclose()
                 raise

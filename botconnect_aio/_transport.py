@@ -8,7 +8,9 @@ taking and returning a connection costs the same at 1 or 1,000 connections.
 
 Scope, on purpose: HTTP/1.1 over TCP or TLS, one request at a time per connection. Anything else (WebSocket
 upgrades for the Direct Line stream, other schemes) goes to an ``httpx.AsyncHTTPTransport`` created on first need;
-clients built with proxy environment variables set never get this transport (see ``default_transport``).
+clients built with proxy environment variables set never get this transport (see ``default_transport``). The
+framing (``botconnect._core.http11``) is llhttp's tokenizer under h11's rules; where httptools cannot be installed,
+every request goes to httpx's own transport, with the same limits.
 """
 
 from __future__ import annotations
@@ -17,25 +19,29 @@ import math
 import ssl
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import aclosing
 
 import anyio
 import httpx
 
 from botconnect._core.clientconfig import env_proxies_configured
-from botconnect._core.http11 import (
-    CHUNKED,
-    UNTIL_CLOSE,
-    ChunkedDecoder,
-    ResponseHead,
-    chunk,
-    find_head_end,
-    parse_response_head,
-    request_head,
-)
 
 from ._wire import Wire, current_loop, open_wire
+
+try:
+    from botconnect._core.http11 import (
+        CHUNKED,
+        ChunkedDecoder,
+        PreparedRequest,
+        ResponseHead,
+        find_head_end,
+        parse_response_head,
+        prepare_request,
+    )
+except ImportError:  # no httptools wheel for this platform: every request goes to httpx's own transport (h11)
+    _FRAMING = False
+else:
+    _FRAMING = True
+    from ._bodies import CompleteBody, FailedBody, StreamedBody
 
 __all__ = ["AsyncHTTP11Transport", "default_transport"]
 
@@ -44,7 +50,9 @@ _DEFAULT_PORTS = {b"http": 80, b"https": 443}
 #: request bodies up to this size go out in the same write as the head
 _COALESCE = 64 * 1024
 #: what a broken connection raises from a wire (the asyncio protocol, anyio streams, TLS)
-_CONNECTION_ERRORS = (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError, ssl.SSLError)
+CONNECTION_ERRORS = (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError, ssl.SSLError)
+#: how often idle connections are checked for a close by the server where nothing else notices it (trio)
+_SWEEP_INTERVAL = 1.0
 
 
 def default_transport() -> AsyncHTTP11Transport | None:
@@ -94,6 +102,7 @@ class AsyncHTTP11Transport(httpx.AsyncBaseTransport):
         self._fallback: httpx.AsyncHTTPTransport | None = None
         self._closed = False
         self._loop: object = None
+        self._sweeping = False
 
     # -- httpx.AsyncBaseTransport ------------------------------------------------------------------------------
 
@@ -101,12 +110,18 @@ class AsyncHTTP11Transport(httpx.AsyncBaseTransport):
         """Send one request; the response's body is read (or streamed) by the caller, who must close it."""
         url = request.url
         scheme = url.raw_scheme
-        if scheme not in _DEFAULT_PORTS or "upgrade" in request.headers:
+        if not _FRAMING or scheme not in _DEFAULT_PORTS or "upgrade" in request.headers:
             return await self._fallback_transport().handle_async_request(request)
         if self._closed:
             raise httpx.ConnectError("the transport is closed", request=request)
+        try:
+            prepared = prepare_request(request)  # before a connection is taken: nothing is sent
+        except httpx.LocalProtocolError as exc:
+            exc.request = request
+            raise
         timeouts: dict[str, float | None] = request.extensions.get("timeout") or {}
-        origin: _Origin = (scheme, url.host, url.port or _DEFAULT_PORTS[scheme])
+        # the ASCII host httpx computed (IDNA 2008), which the Host header names: connect and SNI use it too
+        origin: _Origin = (scheme, url.raw_host.decode("ascii"), url.port or _DEFAULT_PORTS[scheme])
         loop = current_loop()
         if loop is not self._loop:
             # a client kept across event loops (pytest-asyncio's loop per test, asyncio.run twice, asyncio then
@@ -120,11 +135,11 @@ class AsyncHTTP11Transport(httpx.AsyncBaseTransport):
             self._release_slot()
             raise
         try:
-            head = await self._exchange(connection, request, timeouts)
+            head = await self._exchange(connection, request, prepared, timeouts)
         except BaseException:
             await self._discard(connection)
             raise
-        return self._response(connection, head, request, timeouts.get("read"))
+        return await self._response(connection, head, request, timeouts.get("read"))
 
     async def aclose(self) -> None:
         """Close the idle connections; connections still in use close when their response is closed."""
@@ -193,8 +208,16 @@ class AsyncHTTP11Transport(httpx.AsyncBaseTransport):
                 wire = await open_wire(host, port, context)
         except TimeoutError:
             raise httpx.ConnectTimeout(f"timed out connecting to {host}:{port}", request=request) from None
-        except _CONNECTION_ERRORS as exc:
+        except CONNECTION_ERRORS as exc:
             raise httpx.ConnectError(f"could not connect to {host}:{port}: {exc}", request=request) from exc
+        if wire.alpn not in (None, "http/1.1"):
+            # an ssl_context offering h2 to a server that takes it: HTTP/1.1 on that connection would hang
+            await wire.aclose()
+            raise httpx.UnsupportedProtocol(
+                f"{host}:{port} negotiated {wire.alpn!r}; this transport speaks HTTP/1.1 only: offer only "
+                f"'http/1.1' in the ssl_context's ALPN protocols, or use httpx.AsyncHTTPTransport(http2=True)",
+                request=request,
+            )
         return _Connection(origin, wire)
 
     async def _checkin(self, connection: _Connection, reusable: bool) -> None:
@@ -204,6 +227,8 @@ class AsyncHTTP11Transport(httpx.AsyncBaseTransport):
                 connection.idle_since = time.monotonic()
                 self._idle.setdefault(connection.origin, []).append(connection)
                 self._idle_count += 1
+                if not self._sweeping and connection.wire.needs_sweeping:
+                    self._start_sweeping()
             else:
                 await connection.wire.aclose()
         finally:
@@ -213,118 +238,165 @@ class AsyncHTTP11Transport(httpx.AsyncBaseTransport):
         with anyio.CancelScope(shield=True):
             await self._checkin(connection, reusable=False)
 
+    def _start_sweeping(self) -> None:
+        """Close idle connections the server closed, which nothing reads on trio (they would sit in CLOSE_WAIT);
+        on asyncio the protocol sees the FIN and closes the socket itself."""
+        import trio  # only wires made under trio need sweeping
+
+        self._sweeping = True
+        trio.lowlevel.spawn_system_task(self._sweep, name="botconnect idle connection sweeper")
+
+    async def _sweep(self) -> None:
+        try:
+            while self._idle_count and not self._closed and current_loop() is self._loop:
+                await anyio.sleep(min(_SWEEP_INTERVAL, max(self._keepalive_expiry, 0.01)))
+                now = time.monotonic()
+                gone = [
+                    (stack, connection)
+                    for stack in self._idle.values()
+                    for connection in stack
+                    if now - connection.idle_since >= self._keepalive_expiry or connection.wire.stale()
+                ]
+                for stack, connection in gone:
+                    stack.remove(connection)
+                    self._idle_count -= 1
+                for _, connection in gone:
+                    await connection.wire.aclose()
+        finally:
+            self._sweeping = False
+
     def _tls_context(self) -> ssl.SSLContext:
         if self._ssl_context is None:
-            self._ssl_context = httpx.create_ssl_context()  # certifi, SSL_CERT_FILE / SSL_CERT_DIR, as httpx
+            context = httpx.create_ssl_context()  # certifi, SSL_CERT_FILE / SSL_CERT_DIR, as httpx
+            context.set_alpn_protocols(["http/1.1"])  # a server that would pick h2 knows not to
+            self._ssl_context = context
         return self._ssl_context
 
     def _fallback_transport(self) -> httpx.AsyncHTTPTransport:
         if self._fallback is None:
-            self._fallback = httpx.AsyncHTTPTransport()
+            limits = httpx.Limits(
+                max_connections=self._max_connections,
+                max_keepalive_connections=self._max_idle,
+                keepalive_expiry=self._keepalive_expiry,
+            )
+            verify: ssl.SSLContext | bool = self._ssl_context if self._ssl_context is not None else True
+            self._fallback = httpx.AsyncHTTPTransport(verify=verify, limits=limits)
         return self._fallback
 
     # -- one exchange ------------------------------------------------------------------------------------------
 
     async def _exchange(
-        self, connection: _Connection, request: httpx.Request, timeouts: dict[str, float | None]
+        self,
+        connection: _Connection,
+        request: httpx.Request,
+        prepared: PreparedRequest,
+        timeouts: dict[str, float | None],
     ) -> ResponseHead:
         wire = connection.wire
-        method = request.method.encode("ascii")
-        writing = True
-        with anyio.CancelScope() as scope:
-            scope.deadline = _deadline(timeouts.get("write"))
+        method = prepared.head[: prepared.head.index(b" ")]
+        read_timeout = timeouts.get("read")
+        try:
+            await self._send_request(wire, request, prepared, _deadline(wire, timeouts.get("write")))
+        except TimeoutError:
+            raise httpx.WriteTimeout("timed out sending the request", request=request) from None
+        except CONNECTION_ERRORS as exc:
+            # A server may answer before the body is all sent and close (413 to a large upload, 401): that answer
+            # is what the caller needs, as with httpcore. Without one, it is a write error.
             try:
-                try:
-                    await self._send_request(wire, request)
-                except _CONNECTION_ERRORS as exc:
-                    # A server may answer before the body is all sent and close (413 to a large upload, 401):
-                    # that answer is what the caller needs, as with httpcore. Without one, it is a write error.
-                    writing = False
-                    scope.deadline = _deadline(timeouts.get("read"))
-                    try:
-                        head = await self._read_head(wire, request, method)
-                    except (httpx.RemoteProtocolError, *_CONNECTION_ERRORS):
-                        raise httpx.WriteError(f"the connection failed: {exc!r}", request=request) from exc
-                    head.keep_alive = False
-                    return head
-                writing = False
-                scope.deadline = _deadline(timeouts.get("read"))
-                return await self._read_head(wire, request, method)
-            except _CONNECTION_ERRORS as exc:
-                raise httpx.ReadError(f"the connection failed: {exc!r}", request=request) from exc
+                head = await self._read_head(wire, request, method, prepared, _deadline(wire, read_timeout))
+            except (TimeoutError, httpx.RemoteProtocolError, *CONNECTION_ERRORS):
+                raise httpx.WriteError(f"the connection failed: {exc!r}", request=request) from exc
+            head.keep_alive = False
+            return head
+        try:
+            return await self._read_head(wire, request, method, prepared, _deadline(wire, read_timeout))
+        except TimeoutError:
+            raise httpx.ReadTimeout("timed out waiting for the response", request=request) from None
+        except CONNECTION_ERRORS as exc:
+            raise httpx.ReadError(f"the connection failed: {exc!r}", request=request) from exc
+
+    @staticmethod
+    async def _read_head(
+        wire: Wire, request: httpx.Request, method: bytes, prepared: PreparedRequest, deadline: float
+    ) -> ResponseHead:
+        """The final response head (1xx interim answers skipped); raises when the server closes before it."""
+        while True:
+            try:
+                end = find_head_end(wire.buffer)
+                if end < 0:
+                    if not await wire.fill(deadline):
+                        raise httpx.RemoteProtocolError(
+                            "the server closed the connection without sending a complete response"
+                        )
+                    continue
+                head = parse_response_head(bytes(wire.buffer[:end]), method=method, request_close=prepared.close)
+                del wire.buffer[:end]
+                if head.status == 101:
+                    raise httpx.RemoteProtocolError("unexpected 101 Switching Protocols")
             except httpx.RemoteProtocolError as exc:
                 exc.request = request
                 raise
-        # only a cancel scope deadline gets here: the exchange was interrupted by its timeout
-        if writing:
-            raise httpx.WriteTimeout("timed out sending the request", request=request)
-        raise httpx.ReadTimeout("timed out waiting for the response", request=request)
-
-    @staticmethod
-    async def _read_head(wire: Wire, request: httpx.Request, method: bytes) -> ResponseHead:
-        """The final response head (1xx interim answers skipped); raises when the server closes before it."""
-        while True:
-            end = find_head_end(wire.buffer)
-            if end < 0:
-                if not await wire.fill():
-                    raise httpx.RemoteProtocolError(
-                        "the server closed the connection without sending a complete response", request=request
-                    )
-                continue
-            head = parse_response_head(bytes(wire.buffer[:end]), method=method)
-            del wire.buffer[:end]
             if not head.interim:
                 return head
-            if head.status == 101:
-                raise httpx.RemoteProtocolError("unexpected 101 Switching Protocols", request=request)
 
     @staticmethod
-    async def _send_request(wire: Wire, request: httpx.Request) -> None:
-        head = request_head(request)
-        stream = request.stream
-        if isinstance(stream, httpx.ByteStream):
-            body = request.content
+    async def _send_request(wire: Wire, request: httpx.Request, prepared: PreparedRequest, deadline: float) -> None:
+        body = prepared.body
+        if body is not None:
             if len(body) <= _COALESCE:
-                await wire.send(head + body)
+                await wire.send(prepared.head + body, deadline)
             else:
-                await wire.send(head)
-                await wire.send(body)
+                await wire.send(prepared.head, deadline)
+                await wire.send(body, deadline)
             return
-        await wire.send(head)
-        chunked = request.headers.get("transfer-encoding", "").lower() == "chunked"
+        await wire.send(prepared.head, deadline)
+        framer = prepared.framer()
+        stream = request.stream
         assert isinstance(stream, httpx.AsyncByteStream)  # httpx refuses sync-only bodies on async clients
-        async for part in stream:
-            if part:
-                await wire.send(chunk(part) if chunked else part)
-        if chunked:
-            await wire.send(chunk(b""))
+        parts = stream.__aiter__()
+        try:
+            async for part in parts:
+                if part:
+                    await wire.send(framer.frame(part), deadline)
+            await wire.send(framer.end(), deadline)
+        except httpx.LocalProtocolError as exc:
+            exc.request = request
+            raise
+        finally:
+            # a body abandoned half-way is closed now, not by the garbage collector (trio warns about that)
+            close = getattr(parts, "aclose", None)
+            if close is not None:
+                await close()
 
-    def _response(
+    async def _response(
         self, connection: _Connection, head: ResponseHead, request: httpx.Request, read_timeout: float | None
     ) -> httpx.Response:
         buffer = connection.wire.buffer
-        body: httpx.AsyncByteStream | None = None
+        body: httpx.AsyncByteStream | httpx.ByteStream | None = None
         if head.length >= 0 and len(buffer) >= head.length:
-            # the whole body is already here (the common case): nothing more is read from the connection, which
-            # goes back to the pool as soon as the caller has read (or closed) the body
+            # The whole body is already here (the common case): nothing more is read from the connection, so it
+            # goes back to the pool now, and the body is plain bytes, which httpx reads without the three nested
+            # async generators of a stream (and synchronously, where the caller knows it may).
             data = bytes(buffer[: head.length])
             del buffer[: head.length]
-            body = _CompleteBody(data, self, connection, reusable=head.keep_alive and not buffer)
+            await self._checkin(connection, reusable=head.keep_alive and not buffer)
+            body = httpx.ByteStream(data)
         elif head.length == CHUNKED:
             decoder = ChunkedDecoder()
             try:
                 parts = decoder.feed(buffer)
             except httpx.RemoteProtocolError as exc:
                 exc.request = request
-                body = _FailedBody(exc, self, connection)
+                body = FailedBody(exc, self, connection)
             else:
                 buffer.clear()
                 if decoder.done:
-                    body = _CompleteBody(b"".join(parts), self, connection, reusable=head.keep_alive)
+                    reusable = head.keep_alive and not decoder.extra
+                    body = CompleteBody(b"".join(parts), self, connection, reusable=reusable)
                 else:
-                    body = _StreamedBody(self, connection, head, request, read_timeout, parts, decoder)
+                    body = StreamedBody(self, connection, head, request, read_timeout, parts, decoder)
         if body is None:
-            body = _StreamedBody(self, connection, head, request, read_timeout, [], None)
+            body = StreamedBody(self, connection, head, request, read_timeout, [], None)
         return httpx.Response(
             head.status,
             headers=head.headers,
@@ -334,139 +406,9 @@ class AsyncHTTP11Transport(httpx.AsyncBaseTransport):
         )
 
 
-class _CompleteBody(httpx.AsyncByteStream):
-    """A body read with its head; the connection is returned when the body is consumed or closed."""
-
-    def __init__(
-        self, data: bytes, pool: AsyncHTTP11Transport, connection: _Connection | None, *, reusable: bool
-    ) -> None:
-        self._data = data
-        self._pool = pool
-        self._connection = connection
-        self._reusable = reusable
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        if self._data:
-            yield self._data
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            await self._pool._checkin(connection, self._reusable)
-
-
-class _FailedBody(httpx.AsyncByteStream):
-    def __init__(self, error: httpx.RemoteProtocolError, pool: AsyncHTTP11Transport, connection: _Connection) -> None:
-        self._error = error
-        self._pool = pool
-        self._connection: _Connection | None = connection
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        await self.aclose()
-        raise self._error
-        yield b""  # pragma: no cover - makes this an async generator
-
-    async def aclose(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            await self._pool._discard(connection)
-
-
-class _StreamedBody(httpx.AsyncByteStream):
-    """A body that is still arriving: each read has the read timeout; early close drops the connection."""
-
-    def __init__(
-        self,
-        pool: AsyncHTTP11Transport,
-        connection: _Connection,
-        head: ResponseHead,
-        request: httpx.Request,
-        read_timeout: float | None,
-        parts: list[bytes],
-        decoder: ChunkedDecoder | None,
-    ) -> None:
-        self._pool = pool
-        self._connection: _Connection | None = connection
-        self._head = head
-        self._request = request
-        self._read_timeout = read_timeout
-        self._parts = parts
-        self._decoder = decoder
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        connection = self._connection
-        if connection is None:
-            raise httpx.StreamClosed()
-        try:
-            for part in self._parts:
-                if part:
-                    yield part
-            self._parts = []
-            # closed here, not left to the garbage collector, when the body is abandoned (trio warns about that)
-            async with aclosing(self._receive(connection)) as received:
-                async for part in received:
-                    yield part
-        except BaseException:
-            await self.aclose()
-            raise
-        self._connection = None
-        await self._pool._checkin(connection, self._head.keep_alive and not connection.wire.buffer)
-
-    async def _receive(self, connection: _Connection) -> AsyncGenerator[bytes, None]:
-        wire = connection.wire
-        decoder = self._decoder
-        remaining = self._head.length
-        while True:
-            if decoder is not None:
-                if decoder.done:
-                    return
-            elif remaining == 0:
-                return
-            if not wire.buffer:
-                try:
-                    with anyio.fail_after(_seconds(self._read_timeout)):
-                        more = await wire.fill()
-                except TimeoutError:
-                    raise httpx.ReadTimeout("timed out reading the response body", request=self._request) from None
-                except _CONNECTION_ERRORS as exc:
-                    raise httpx.ReadError(f"the connection failed: {exc!r}", request=self._request) from exc
-                if not more:
-                    if remaining == UNTIL_CLOSE:
-                        return
-                    raise httpx.RemoteProtocolError(
-                        "the server closed the connection before the end of the body", request=self._request
-                    )
-            data = wire.buffer
-            if decoder is not None:
-                try:
-                    parts = decoder.feed(data)
-                except httpx.RemoteProtocolError as exc:
-                    exc.request = self._request
-                    raise
-                data.clear()
-                for part in parts:
-                    if part:
-                        yield part
-            elif remaining == UNTIL_CLOSE:
-                piece = bytes(data)
-                data.clear()
-                yield piece
-            else:
-                piece = bytes(data[:remaining])
-                del data[:remaining]
-                remaining -= len(piece)
-                yield piece
-
-    async def aclose(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            await self._pool._discard(connection)
-
-
 def _seconds(timeout: float | None) -> float | None:
     return None if timeout is None else float(timeout)
 
 
-def _deadline(timeout: float | None) -> float:
-    return math.inf if timeout is None else anyio.current_time() + timeout
+def _deadline(wire: Wire, timeout: float | None) -> float:
+    return math.inf if timeout is None else wire.now() + timeout

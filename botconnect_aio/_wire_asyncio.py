@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
+import math
 import ssl
+from collections.abc import Callable
+from typing import Any, cast
 
-from ._wire import readable
+from ._wire import HAPPY_EYEBALLS_DELAY, readable
 
 __all__ = ["open_protocol_wire"]
 
@@ -15,16 +20,39 @@ _HIGH_WATER = 256 * 1024
 
 async def open_protocol_wire(host: str, port: int, ssl_context: ssl.SSLContext | None) -> _ProtocolWire:
     loop = asyncio.get_running_loop()
+    options: dict[str, Any] = {}
+    if _has_happy_eyeballs(type(loop).create_connection):
+        # without it a host whose first address drops SYNs (a dead IPv6 route) takes the whole connect timeout
+        # before its second address is tried
+        options["happy_eyeballs_delay"] = HAPPY_EYEBALLS_DELAY
     _, protocol = await loop.create_connection(
-        _ProtocolWire, host, port, ssl=ssl_context, server_hostname=host if ssl_context is not None else None
+        _ProtocolWire, host, port, ssl=ssl_context, server_hostname=host if ssl_context is not None else None, **options
     )
     return protocol
 
 
+@functools.cache
+def _has_happy_eyeballs(create_connection: Callable[..., Any]) -> bool:
+    """asyncio's own loops take ``happy_eyeballs_delay``; uvloop's (0.23) does not, and refuses the keyword."""
+    try:
+        return "happy_eyeballs_delay" in inspect.signature(create_connection).parameters
+    except (TypeError, ValueError):  # a compiled method without a signature
+        return False
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
+
+
 class _ProtocolWire(asyncio.Protocol):
+    needs_sweeping = False  # eof_received / connection_lost close the transport
+
     def __init__(self) -> None:
         self.buffer = bytearray()
+        self.alpn: str | None = None
         self._transport: asyncio.Transport | None = None
+        self._loop = asyncio.get_running_loop()
         self._waiter: asyncio.Future[None] | None = None
         self._drain: asyncio.Future[None] | None = None
         self._eof = False
@@ -34,8 +62,11 @@ class _ProtocolWire(asyncio.Protocol):
     # -- asyncio.Protocol callbacks ----------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # not an isinstance check: uvloop's TCPTransport has the asyncio.Transport methods without the base class
+        self._transport = cast(asyncio.Transport, transport)
+        ssl_object = transport.get_extra_info("ssl_object")
+        if ssl_object is not None:
+            self.alpn = ssl_object.selected_alpn_protocol()
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -58,7 +89,7 @@ class _ProtocolWire(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         if self._drain is None or self._drain.done():
-            self._drain = asyncio.get_running_loop().create_future()
+            self._drain = self._loop.create_future()
 
     def resume_writing(self) -> None:
         if self._drain is not None and not self._drain.done():
@@ -71,16 +102,39 @@ class _ProtocolWire(asyncio.Protocol):
 
     # -- Wire --------------------------------------------------------------------------------------------------
 
-    async def send(self, data: bytes) -> None:
+    def now(self) -> float:
+        return self._loop.time()
+
+    async def send(self, data: bytes, deadline: float = math.inf) -> None:
         transport = self._transport
         if transport is None or transport.is_closing():
             raise self._error or ConnectionResetError("the connection is closed")
         transport.write(data)
         drain = self._drain
-        if drain is not None and not drain.done():
+        if drain is None or drain.done():
+            return
+        if deadline == math.inf:
             await drain
+            return
+        # the drain future is shared with the protocol callbacks: the timer fails a waiter of our own instead
+        waiter = self._loop.create_future()
 
-    async def fill(self) -> bool:
+        def relay(_: object) -> None:
+            if not waiter.done():
+                waiter.set_result(None)
+
+        drain.add_done_callback(relay)
+        timer = self._loop.call_at(deadline, _expire, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            drain.remove_done_callback(relay)
+        error = drain.exception() if drain.done() else None
+        if error is not None:
+            raise error
+
+    async def fill(self, deadline: float = math.inf) -> bool:
         before = len(self.buffer)
         if self._reading_paused and self._transport is not None:
             self._reading_paused = False
@@ -90,11 +144,14 @@ class _ProtocolWire(asyncio.Protocol):
                 if self._error is not None:
                     raise self._error
                 return False
-            self._waiter = asyncio.get_running_loop().create_future()
+            waiter = self._waiter = self._loop.create_future()
+            timer = None if deadline == math.inf else self._loop.call_at(deadline, _expire, waiter)
             try:
-                await self._waiter
+                await waiter
             finally:
                 self._waiter = None
+                if timer is not None:
+                    timer.cancel()
         return True
 
     def stale(self) -> bool:

@@ -1024,7 +1024,7 @@ class Recording(httpx.AsyncBaseTransport):
 
 async def test_upgrades_and_other_schemes_go_to_the_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
     fallback = Recording()
-    monkeypatch.setattr(httpx, "AsyncHTTPTransport", lambda: fallback)
+    monkeypatch.setattr(httpx, "AsyncHTTPTransport", lambda **kwargs: fallback)
     with RawServer(keep_alive) as server:
         async with AsyncHTTP11Transport() as transport:
             upgrade = build("GET", server.url + "/ws", headers={"Connection": "Upgrade", "Upgrade": "websocket"})

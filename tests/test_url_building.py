@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from botconnect._core.requests import _common
-from botconnect._core.requests._common import build_url, parse_url
+from botconnect._core.requests._common import build_url, bytes_request, parse_url
 from botconnect._core.security import path_segment
 
 BASES = [
@@ -66,3 +66,19 @@ def test_fallback_without_fast_urls(monkeypatch: pytest.MonkeyPatch) -> None:
     slow = build_url(base, "/v3/conversations/a%3Ab", [("pageSize", 5), ("continuationToken", None)])
     same(fast, slow)
     assert str(slow) == "https://smba.trafficmanager.net/amer/v3/conversations/a%3Ab?pageSize=5"
+
+
+@settings(max_examples=200)
+@given(
+    base=st.sampled_from(BASES),
+    method=st.sampled_from(["POST", "PUT", "patch"]),
+    body=st.binary(max_size=200),
+    headers=st.dictionaries(st.sampled_from(["Accept", "Content-Type", "X-Ms-Test", "Host"]), st.text("abc/;= ")),
+)
+def test_bytes_request_equals_httpx_building_it(base: str, method: str, body: bytes, headers: dict[str, str]) -> None:
+    headers.pop("Host", None)  # the builders never set one: the URL decides it
+    url = build_url(httpx.URL(base), "/v3/conversations/a%3Ab/activities")
+    fast = bytes_request(method, url, body, headers)
+    slow = httpx.Request(method, url, content=body, headers=headers)
+    assert (fast.method, fast.url, fast.headers.raw, fast.content) == (slow.method, slow.url, slow.headers.raw, body)
+    assert (fast.extensions, type(fast.stream), b"".join(fast.stream)) == ({}, httpx.ByteStream, body)  # type: ignore[arg-type]

@@ -13,7 +13,34 @@ from .pipeline import CallConfig, default_user_agent, make_timeout
 from .retry import RetryPolicy
 from .security import HostAllowList, ensure_safe_for_credentials
 
-__all__ = ["connector_config", "endpoint_config", "env_proxies_configured"]
+__all__ = ["check_credential", "client_call_config", "connector_config", "endpoint_config", "env_proxies_configured"]
+
+
+def check_credential(credential: Any) -> None:
+    if credential is not None and not callable(getattr(credential, "get_token", None)):
+        raise TypeError("credential must have a get_token(*scopes) method (e.g. MicrosoftAppCredentials)")
+
+
+def client_call_config(
+    *,
+    timeout: float | httpx.Timeout | None,
+    retry_policy: RetryPolicy | None,
+    user_agent: str | None,
+    scopes: tuple[str, ...] | None,
+    trusted_hosts: HostAllowList | None,
+) -> CallConfig:
+    """The settings every client builds the same way, its options checked before anything is sent."""
+    if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
+        raise TypeError("retry_policy must be a RetryPolicy")
+    if user_agent is not None and not isinstance(user_agent, str):
+        raise TypeError("user_agent must be a str")
+    return CallConfig(
+        user_agent=default_user_agent(user_agent),
+        timeout=make_timeout(timeout),
+        retry_policy=retry_policy if retry_policy is not None else RetryPolicy(),
+        scopes=scopes,
+        trusted_hosts=trusted_hosts,
+    )
 
 
 def connector_config(
@@ -26,12 +53,9 @@ def connector_config(
     user_agent: str | None,
 ) -> CallConfig:
     """The call settings of a Connector client; refuses at once a service URL the credential must not reach."""
-    if credential is not None and not callable(getattr(credential, "get_token", None)):
-        raise TypeError("credential must have a get_token(*scopes) method (e.g. MicrosoftAppCredentials)")
+    check_credential(credential)
     if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
-        raise TypeError("retry_policy must be a RetryPolicy")
-    if user_agent is not None and not isinstance(user_agent, str):
-        raise TypeError("user_agent must be a str")
+        raise TypeError("retry_policy must be a RetryPolicy")  # before the URL check: argument errors first
     cloud: CloudSettings = getattr(credential, "cloud", None) or PUBLIC_CLOUD
     if trusted_hosts is not None and isinstance(trusted_hosts, str):
         raise TypeError("trusted_hosts must be an iterable of host patterns, not a single str")
@@ -40,12 +64,8 @@ def connector_config(
     if credential is not None:
         scopes = (getattr(credential, "scope", None) or cloud.scope,)
         ensure_safe_for_credentials(service_url, allow)
-    return CallConfig(
-        user_agent=default_user_agent(user_agent),
-        timeout=make_timeout(timeout),
-        retry_policy=retry_policy if retry_policy is not None else RetryPolicy(),
-        scopes=scopes,
-        trusted_hosts=allow,
+    return client_call_config(
+        timeout=timeout, retry_policy=retry_policy, user_agent=user_agent, scopes=scopes, trusted_hosts=allow
     )
 
 
@@ -58,17 +78,11 @@ def endpoint_config(
 ) -> CallConfig:
     """Call settings for a client whose credential belongs to exactly one endpoint (Direct Line, ACS)."""
     if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
-        raise TypeError("retry_policy must be a RetryPolicy")
-    if user_agent is not None and not isinstance(user_agent, str):
-        raise TypeError("user_agent must be a str")
+        raise TypeError("retry_policy must be a RetryPolicy")  # before the URL check: argument errors first
     allow = HostAllowList.of([endpoint.host])
     ensure_safe_for_credentials(endpoint, allow)
-    return CallConfig(
-        user_agent=default_user_agent(user_agent),
-        timeout=make_timeout(timeout),
-        retry_policy=retry_policy if retry_policy is not None else RetryPolicy(),
-        scopes=(),
-        trusted_hosts=allow,
+    return client_call_config(
+        timeout=timeout, retry_policy=retry_policy, user_agent=user_agent, scopes=(), trusted_hosts=allow
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import logging
 import platform
+import re
 import time
 from collections.abc import Callable, Generator
 from typing import Any, TypeVar
@@ -34,13 +35,16 @@ __all__ = [
     "AcquireToken",
     "Action",
     "CallConfig",
+    "DeadlineExceeded",
     "ReadBody",
     "Send",
     "Sleep",
     "call_flow",
+    "check_deadline",
     "default_user_agent",
     "finish_direct_send",
     "make_timeout",
+    "take_plain_body",
     "token_string",
 ]
 
@@ -53,9 +57,21 @@ DEFAULT_TIMEOUT = 30.0
 _REDACTED_HEADERS = frozenset({"authorization", "cookie", "set-cookie", "x-ms-client-secret"})
 
 
+# a header value as HTTP/1.1 allows it, in ASCII: a user agent is sent on every call, so a bad one fails once, here
+_USER_AGENT = re.compile(r"[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*")
+
+
 def default_user_agent(prefix: str | None = None) -> str:
+    """``prefix botconnect-python/<v> httpx/<v> Python/<v>``; raises ``ValueError`` for a prefix that cannot be
+    sent in a header (control characters such as CR/LF, surrounding whitespace, non-ASCII)."""
     agent = f"botconnect-python/{__version__} httpx/{httpx.__version__} Python/{platform.python_version()}"
-    return f"{prefix} {agent}" if prefix else agent
+    if not prefix:
+        return agent
+    if not prefix.isascii():
+        raise ValueError(f"user_agent must be ASCII (HTTP headers are): {prefix!r}")
+    if _USER_AGENT.fullmatch(prefix) is None:
+        raise ValueError(f"user_agent must be printable ASCII without control characters or edge spaces: {prefix!r}")
+    return f"{prefix} {agent}"
 
 
 def make_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
@@ -68,9 +84,23 @@ def make_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
     return httpx.Timeout(float(timeout))
 
 
+def check_deadline(deadline: float | None) -> float | None:
+    if deadline is None:
+        return None
+    if isinstance(deadline, bool) or not isinstance(deadline, int | float) or not deadline > 0:
+        raise ValueError(f"deadline must be a positive number of seconds, got {deadline!r}")
+    return float(deadline)
+
+
 @attrs.frozen
 class CallConfig:
-    """Per-client settings every call needs; ``evolve``-d for per-call overrides."""
+    """Per-client settings every call needs; ``evolve``-d for per-call overrides.
+
+    Two kinds of time limit: ``timeout`` is httpx's, per phase and per attempt (connect, each wait for bytes
+    while reading, each write, the wait for a pooled connection), so a server that sends a byte now and then
+    keeps a call alive for ever, and every retry starts the clock again. ``deadline`` bounds the whole call:
+    every attempt, every wait between attempts and the body read, in seconds from the start of the call.
+    """
 
     user_agent: str = attrs.field(factory=default_user_agent)
     timeout: httpx.Timeout = attrs.field(factory=lambda: httpx.Timeout(DEFAULT_TIMEOUT))
@@ -82,11 +112,21 @@ class CallConfig:
     #: extra headers for every request (e.g. api-version style headers)
     headers: tuple[tuple[str, str], ...] = ()
     clock: Callable[[], float] = time.monotonic
+    #: seconds the whole call may take, retries included (None: only ``timeout`` and the retry policy bound it)
+    deadline: float | None = None
+    #: ``timeout.as_dict()``, computed once: every request carries it
+    timeouts: dict[str, float | None] = attrs.field(
+        init=False, eq=False, repr=False, default=attrs.Factory(lambda self: self.timeout.as_dict(), takes_self=True)
+    )
 
     def for_call(
-        self, *, timeout: float | httpx.Timeout | None = None, retry_policy: RetryPolicy | None = None
+        self,
+        *,
+        timeout: float | httpx.Timeout | None = None,
+        retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> CallConfig:
-        if timeout is None and retry_policy is None:
+        if timeout is None and retry_policy is None and deadline is None:
             return self
         if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
             raise TypeError(f"retry_policy must be a RetryPolicy, got {type(retry_policy).__name__}")
@@ -94,6 +134,7 @@ class CallConfig:
             self,
             timeout=make_timeout(timeout) if timeout is not None else self.timeout,
             retry_policy=retry_policy if retry_policy is not None else self.retry_policy,
+            deadline=check_deadline(deadline) if deadline is not None else self.deadline,
         )
 
 
@@ -104,17 +145,31 @@ class CallConfig:
 
 
 class Send:
-    """Send ``request``; answer with the ``httpx.Response`` (body read unless ``stream``) or throw the error."""
+    """Send ``request``; answer with the ``httpx.Response`` (body read unless ``stream``) or throw the error.
 
-    __slots__ = ("follow_redirects", "request", "stream")
+    ``deadline``: seconds left for the call; a driver that cannot finish the exchange (and the body read) by then
+    throws ``DeadlineExceeded``.
+    """
 
-    def __init__(self, request: httpx.Request, stream: bool, follow_redirects: bool) -> None:
+    __slots__ = ("deadline", "follow_redirects", "request", "stream")
+
+    def __init__(
+        self, request: httpx.Request, stream: bool, follow_redirects: bool, deadline: float | None = None
+    ) -> None:
         self.request = request
         self.stream = stream
         self.follow_redirects = follow_redirects
+        self.deadline = deadline
 
     def __repr__(self) -> str:
-        return f"Send({self.request!r}, stream={self.stream}, follow_redirects={self.follow_redirects})"
+        return (
+            f"Send({self.request!r}, stream={self.stream}, follow_redirects={self.follow_redirects}, "
+            f"deadline={self.deadline!r})"
+        )
+
+
+class DeadlineExceeded(httpx.TimeoutException):
+    """What a driver throws into the flow when a call's ``deadline`` passed during an exchange."""
 
 
 class ReadBody:
@@ -166,6 +221,8 @@ def _translate_transport_error(exc: httpx.RequestError) -> tuple[BotConnectError
         return ServiceResponseTimeoutError(f"timed out waiting for the response: {exc}"), True
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
         return ServiceRequestError(f"could not send the request: {exc}"), False
+    if isinstance(exc, DeadlineExceeded):
+        return ServiceResponseTimeoutError(str(exc)), True
     return ServiceResponseError(f"the connection failed before a complete response: {exc}"), True
 
 
@@ -183,26 +240,47 @@ def _safe_url(url: httpx.URL) -> str:
 def call_flow(operation: Operation[T], config: CallConfig) -> Generator[Action, Any, T]:
     """Run one operation to its parsed result, yielding I/O actions for a driver to perform."""
     request = operation.request
-    request.headers.setdefault("User-Agent", config.user_agent)
+    headers = request.headers
+    # "in" first: Headers.setdefault is MutableMapping's, which raises and catches a KeyError when the name is absent
+    if "User-Agent" not in headers:
+        headers["User-Agent"] = config.user_agent
     for name, value in config.headers:
-        request.headers.setdefault(name, value)
-    request.extensions = {**request.extensions, "timeout": config.timeout.as_dict()}
+        if name not in headers:
+            headers[name] = value
+    timeouts = config.timeouts
+    request.extensions = {**request.extensions, "timeout": dict(timeouts)}  # a copy: the request may outlive us
     policy = config.retry_policy
     started = config.clock()
+    deadline = config.deadline
+    if deadline is not None and (policy.deadline is None or policy.deadline > deadline):
+        policy = attrs.evolve(policy, deadline=deadline)  # no retry is started that the deadline would cut short
     attempt = 0
     while True:
         attempt += 1
+        left: float | None = None
+        if deadline is not None:
+            left = max(0.0, deadline - (config.clock() - started))
+            if not left and attempt > 1:  # the first attempt is always made: the deadline bounds waiting
+                raise ServiceResponseTimeoutError(f"the call's deadline of {deadline:g} s passed")
+            # no single phase may wait past the deadline either
+            request.extensions["timeout"] = {
+                phase: left if limit is None else min(limit, left) for phase, limit in timeouts.items()
+            }
         if operation.authenticate and config.scopes is not None:
             ensure_safe_for_credentials(request.url, config.trusted_hosts)
             token = yield AcquireToken(config.scopes)
             request.headers["Authorization"] = f"Bearer {token}"
         _log_request(request, attempt)
         try:
-            response: httpx.Response = yield Send(request, operation.stream, operation.follow_redirects)
+            response: httpx.Response = yield Send(request, operation.stream, operation.follow_redirects, left)
         except (httpx.RequestError, httpx.TooManyRedirects) as exc:
             if isinstance(exc, httpx.TooManyRedirects):
                 raise ServiceResponseError(f"too many redirects: {exc}") from exc
             error, connected = _translate_transport_error(exc)
+            if isinstance(exc, httpx.LocalProtocolError | httpx.UnsupportedProtocol | DeadlineExceeded):
+                # our own request is invalid, or this transport cannot speak to the server: another attempt would
+                # fail the same way, on a new connection each time; or the call's deadline has passed
+                raise error from exc
             delay = policy.decide_transport_error(
                 attempt=attempt,
                 connected=connected,
@@ -254,6 +332,30 @@ def token_string(result: Any) -> str:
     if not isinstance(token, str) or not token:
         raise TypeError("credential.get_token() must return an AccessToken (with .token) or a str")
     return token
+
+
+def _content_is_settable() -> bool:
+    """Whether ``Response._content`` is where httpx keeps a read body (true since httpx 0.18)."""
+    probe = httpx.Response(200, content=b"probe")
+    return getattr(probe, "_content", None) == b"probe"
+
+
+_SET_CONTENT = _content_is_settable()
+
+
+def take_plain_body(response: httpx.Response) -> bool:
+    """Make a body the transport already holds in memory (an ``httpx.ByteStream``) the response's content, as
+    ``read()`` would, and say whether that was possible (no ``Content-Encoding`` to undo).
+
+    ``read()`` gets there through three nested generators and a decoder lookup: a tenth of a concurrent call's CPU
+    for bytes that are already there. tests/test_transport_hostile_connection.py checks both give the same.
+    """
+    stream = response.stream
+    if not _SET_CONTENT or type(stream) is not httpx.ByteStream or "content-encoding" in response.headers:
+        return False
+    response._content = b"".join(stream)
+    response.is_stream_consumed = response.is_closed = True  # as read() leaves it (closing a ByteStream is a no-op)
+    return True
 
 
 def finish_direct_send(response: httpx.Response, started: float) -> None:

@@ -85,18 +85,23 @@ class ChatThreadClient:
     # -- the thread ---------------------------------------------------------------------------------------------
 
     def get_properties(
-        self, *, timeout: float | None = None, retry_policy: RetryPolicy | None = None
+        self, *, timeout: float | None = None, retry_policy: RetryPolicy | None = None, deadline: float | None = None
     ) -> ChatThreadProperties:
         """The thread's topic, creator, creation time (and metadata and retention policy on 2025-03-15)."""
         operation = build.build_get_properties(self._context, self._thread_id)
-        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
 
     def update_topic(
-        self, topic: str, *, timeout: float | None = None, retry_policy: RetryPolicy | None = None
+        self,
+        topic: str,
+        *,
+        timeout: float | None = None,
+        retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> None:
         """Set the thread's topic."""
         operation = build.build_update_properties(self._context, self._thread_id, topic=topic)
-        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
 
     def update_properties(
         self,
@@ -106,12 +111,13 @@ class ChatThreadClient:
         retention_policy: ChatRetentionPolicy | None = None,
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> None:
         """Change only the given properties (merge-patch); ``metadata`` and ``retention_policy`` need 2025-03-15."""
         operation = build.build_update_properties(
             self._context, self._thread_id, topic=topic, metadata=metadata, retention_policy=retention_policy
         )
-        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
 
     # -- messages -----------------------------------------------------------------------------------------------
 
@@ -124,6 +130,7 @@ class ChatThreadClient:
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> SendChatMessageResult:
         """Send a ``text`` or ``html`` message; returns its id. Not retried once the service may have received it."""
         operation = build.build_send_message(
@@ -134,14 +141,19 @@ class ChatThreadClient:
             sender_display_name=sender_display_name,
             metadata=metadata,
         )
-        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
 
     def get_message(
-        self, message_id: str, *, timeout: float | None = None, retry_policy: RetryPolicy | None = None
+        self,
+        message_id: str,
+        *,
+        timeout: float | None = None,
+        retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> ChatMessage:
         """One message by id."""
         operation = build.build_get_message(self._context, self._thread_id, message_id)
-        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
 
     def list_messages(
         self, *, results_per_page: int | None = None, start_time: datetime | None = None
@@ -158,17 +170,23 @@ class ChatThreadClient:
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> None:
         """Edit a message's content and/or metadata (merge-patch)."""
         operation = build.build_update_message(self._context, self._thread_id, message_id, content, metadata=metadata)
-        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
 
     def delete_message(
-        self, message_id: str, *, timeout: float | None = None, retry_policy: RetryPolicy | None = None
+        self,
+        message_id: str,
+        *,
+        timeout: float | None = None,
+        retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> None:
         """Delete a message."""
         operation = build.build_delete_message(self._context, self._thread_id, message_id)
-        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
 
     # -- participants -------------------------------------------------------------------------------------------
 
@@ -185,10 +203,11 @@ class ChatThreadClient:
         *,
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> list[tuple[ChatParticipant, ChatError]]:
         """Add participants; returns (participant, error) for each one that failed, an empty list if none did."""
         operation = build.build_add_participants(self._context, self._thread_id, thread_participants)
-        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
 
     def remove_participant(
         self,
@@ -196,10 +215,11 @@ class ChatThreadClient:
         *,
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> None:
         """Remove a participant from the thread."""
         operation = build.build_remove_participant(self._context, self._thread_id, identifier)
-        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
 
     # -- typing and read receipts -------------------------------------------------------------------------------
 
@@ -209,19 +229,25 @@ class ChatThreadClient:
         sender_display_name: str | None = None,
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> None:
         """Tell the other participants this user is typing."""
         operation = build.build_send_typing_notification(
             self._context, self._thread_id, sender_display_name=sender_display_name
         )
-        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
 
     def send_read_receipt(
-        self, message_id: str, *, timeout: float | None = None, retry_policy: RetryPolicy | None = None
+        self,
+        message_id: str,
+        *,
+        timeout: float | None = None,
+        retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> None:
         """Mark ``message_id`` (and the messages before it) as read by this user."""
         operation = build.build_send_read_receipt(self._context, self._thread_id, message_id)
-        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
 
     def list_read_receipts(
         self, *, results_per_page: int | None = None, skip: int | None = None

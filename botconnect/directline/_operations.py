@@ -33,15 +33,18 @@ class TokensOperations:
         *,
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> Conversation:
         """Exchange the secret for a token for one new conversation (the conversation is not started)."""
         operation = build.build_generate_token(self._base, token_parameters)
-        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
 
-    def refresh_token(self, *, timeout: float | None = None, retry_policy: RetryPolicy | None = None) -> Conversation:
+    def refresh_token(
+        self, *, timeout: float | None = None, retry_policy: RetryPolicy | None = None, deadline: float | None = None
+    ) -> Conversation:
         """Refresh the client's (unexpired) token; the client uses the new token from then on."""
         operation = build.build_refresh_token(self._base, self._credential)
-        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
 
 
 class DirectLineConversationsOperations:
@@ -57,10 +60,11 @@ class DirectLineConversationsOperations:
         *,
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> Conversation:
         """Start a conversation with the bot; returns its id, a conversation token and the stream URL."""
         operation = build.build_start_conversation(self._base, token_parameters)
-        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
 
     def reconnect_to_conversation(
         self,
@@ -69,10 +73,11 @@ class DirectLineConversationsOperations:
         *,
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> Conversation:
         """A fresh stream URL for a conversation, replaying from ``watermark`` when given."""
         operation = build.build_reconnect_to_conversation(self._base, conversation_id, watermark)
-        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
 
     def get_activities(
         self,
@@ -81,10 +86,11 @@ class DirectLineConversationsOperations:
         *,
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> ActivitySet:
         """Activities after ``watermark`` (all of them when None), with the watermark to poll from next."""
         operation = build.build_get_activities(self._base, conversation_id, watermark)
-        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
 
     def post_activity(
         self,
@@ -93,10 +99,11 @@ class DirectLineConversationsOperations:
         *,
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> ResourceResponse:
         """Send an activity to the bot. A timeout or 502 is raised, never silently re-sent: the bot may have acted."""
         operation = build.build_post_activity(self._base, conversation_id, activity)
-        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
 
     def upload(
         self,
@@ -107,7 +114,8 @@ class DirectLineConversationsOperations:
         activity: Activity | None = None,
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> ResourceResponse:
         """Upload files (bytes, binary file objects, paths, or (name, data, content type)) with an optional activity."""
         operation = build.build_upload(self._base, conversation_id, files, user_id=user_id, activity=activity)
-        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)

@@ -74,6 +74,7 @@ class ChatClient:
         retention_policy: ChatRetentionPolicy | None = None,
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> CreateChatThreadResult:
         """Create a thread; ``result.errors`` pairs each participant that could not be added with its error.
 
@@ -88,14 +89,19 @@ class ChatClient:
             metadata=metadata,
             retention_policy=retention_policy,
         )
-        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
 
     async def delete_chat_thread(
-        self, thread_id: str, *, timeout: float | None = None, retry_policy: RetryPolicy | None = None
+        self,
+        thread_id: str,
+        *,
+        timeout: float | None = None,
+        retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> None:
         """Delete a thread."""
         operation = build.build_delete_chat_thread(self._context, thread_id)
-        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
 
     def list_chat_threads(
         self, *, results_per_page: int | None = None, start_time: datetime | None = None

@@ -43,10 +43,11 @@ class ConversationsOperations:
         *,
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> ConversationResourceResponse:
         """Create a new conversation (``POST /v3/conversations``), optionally with an initial activity."""
         operation = build.build_create_conversation(self._base, parameters)
-        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
 
     async def send_to_conversation(
         self,
@@ -55,10 +56,11 @@ class ConversationsOperations:
         *,
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> ResourceResponse:
         """Append an activity to the end of a conversation; returns the new activity's id."""
         operation = build.build_send_to_conversation(self._base, conversation_id, activity)
-        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
 
     async def reply_to_activity(
         self,
@@ -68,10 +70,11 @@ class ConversationsOperations:
         *,
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> ResourceResponse:
         """Send an activity as a reply to ``activity_id`` (threaded on channels that support it)."""
         operation = build.build_reply_to_activity(self._base, conversation_id, activity_id, activity)
-        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
 
     async def update_activity(
         self,
@@ -81,10 +84,11 @@ class ConversationsOperations:
         *,
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> ResourceResponse:
         """Replace an existing activity (edit a sent message) on channels that support it."""
         operation = build.build_update_activity(self._base, conversation_id, activity_id, activity)
-        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
 
     async def delete_activity(
         self,
@@ -93,10 +97,11 @@ class ConversationsOperations:
         *,
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> None:
         """Delete an existing activity on channels that support it."""
         operation = build.build_delete_activity(self._base, conversation_id, activity_id)
-        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
 
     async def send_conversation_history(
         self,
@@ -105,10 +110,11 @@ class ConversationsOperations:
         *,
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> ResourceResponse:
         """Upload a transcript of past activities so the channel can render them."""
         operation = build.build_send_conversation_history(self._base, conversation_id, transcript)
-        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
 
     async def get_conversation_members(
         self,
@@ -116,10 +122,11 @@ class ConversationsOperations:
         *,
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> list[ChannelAccount]:
         """All members of a conversation, in one response (prefer the paged variant for large ones)."""
         operation = build.build_get_conversation_members(self._base, conversation_id)
-        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
 
     async def get_conversation_member(
         self,
@@ -128,10 +135,11 @@ class ConversationsOperations:
         *,
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> ChannelAccount:
         """One member of a conversation (Connector v3.1)."""
         operation = build.build_get_conversation_member(self._base, conversation_id, member_id)
-        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
 
     async def delete_conversation_member(
         self,
@@ -140,10 +148,11 @@ class ConversationsOperations:
         *,
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> None:
         """Remove a member from a conversation."""
         operation = build.build_delete_conversation_member(self._base, conversation_id, member_id)
-        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
 
     async def get_activity_members(
         self,
@@ -152,10 +161,11 @@ class ConversationsOperations:
         *,
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> list[ChannelAccount]:
         """The members an activity was delivered to."""
         operation = build.build_get_activity_members(self._base, conversation_id, activity_id)
-        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
 
     async def upload_attachment(
         self,
@@ -164,10 +174,11 @@ class ConversationsOperations:
         *,
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> ResourceResponse:
         """Upload an attachment to the channel's blob storage; returns the attachment id."""
         operation = build.build_upload_attachment(self._base, conversation_id, attachment_upload)
-        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
 
     def get_conversations(self) -> AsyncItemPaged[ConversationMembers]:
         """Every conversation the bot has taken part in on this channel, paged by continuation token."""
@@ -245,10 +256,11 @@ class AttachmentsOperations:
         *,
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> AttachmentInfo:
         """Name, type and available views of an attachment."""
         operation = build.build_get_attachment_info(self._base, attachment_id)
-        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy)
+        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
 
     async def get_attachment(
         self,
@@ -257,7 +269,10 @@ class AttachmentsOperations:
         *,
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> AttachmentStream:
         """Stream one view (``original``, ``thumbnail``, ...) of an attachment, following the service's redirects."""
         operation = build.build_get_attachment(self._base, attachment_id, view_id)
-        return AttachmentStream(await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy))
+        return AttachmentStream(
+            await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -10,7 +11,7 @@ import httpx
 
 from ...models._base import Model
 
-__all__ = ["build_url", "coerce_model", "parse_url"]
+__all__ = ["build_url", "bytes_request", "coerce_model", "parse_url"]
 
 M = TypeVar("M", bound=Model)
 
@@ -20,8 +21,8 @@ def build_url(base: httpx.URL, path: str, query: Iterable[tuple[str, Any]] = ())
 
     The raw string is assembled by hand: httpx would otherwise re-quote (or un-quote) our encoded segments.
     """
-    pairs = [(key, str(value)) for key, value in query if value is not None]
-    query_text = urlencode(pairs) if pairs else None
+    pairs = tuple([(key, str(value)) for key, value in query if value is not None])
+    query_text = _encode_query(pairs) if pairs else None
     if _FAST_URLS:
         # Every part is already valid: the base was parsed once by httpx, paths come from literals and
         # path_segment(), the query from urlencode(). Re-parsing the text (about 15 us of a call's CPU, a tenth of
@@ -35,6 +36,12 @@ def build_url(base: httpx.URL, path: str, query: Iterable[tuple[str, Any]] = ())
     return parse_url(base, path, query_text)
 
 
+@functools.lru_cache(maxsize=1024)
+def _encode_query(pairs: tuple[tuple[str, str], ...]) -> str:
+    # cached: most queries repeat exactly (api-version=..., pageSize=...), and urlencode costs ~3 us
+    return urlencode(pairs)
+
+
 def parse_url(base: httpx.URL, path: str, query_text: str | None) -> httpx.URL:
     """What :func:`build_url` builds, by letting httpx parse the text (also the fallback on other httpx versions)."""
     prefix = base.raw_path.decode("ascii").split("?", 1)[0].rstrip("/")
@@ -42,6 +49,25 @@ def parse_url(base: httpx.URL, path: str, query_text: str | None) -> httpx.URL:
     if query_text:
         text += "?" + query_text
     return httpx.URL(text)
+
+
+def bytes_request(method: str, url: httpx.URL, body: bytes, headers: Mapping[str, str]) -> httpx.Request:
+    """``httpx.Request(method, url, content=body, headers=headers)``, built without httpx's generic path.
+
+    The same request (headers in httpx's order: Host, the given ones, Content-Length; a bytes stream; the content
+    read), for a third of the CPU: httpx would build its header list twice and look each header up case-blind to
+    fill in what is known here. tests/test_url_building.py checks both ways agree.
+    """
+    if not body:  # httpx's own order differs for an empty body (its Content-Length: 0 comes second)
+        return httpx.Request(method, url, content=body, headers=headers)
+    request = httpx.Request(
+        method,
+        url,
+        headers=[("Host", url.netloc.decode("ascii")), *headers.items(), ("Content-Length", str(len(body)))],
+        stream=httpx.ByteStream(body),
+    )
+    request.read()
+    return request
 
 
 def _fast_urls_supported() -> bool:

@@ -42,7 +42,7 @@ from ..pipeline import CallConfig, default_user_agent, make_timeout
 from ..responses import model_parser, parse_none
 from ..retry import RetryPolicy
 from ..security import HostAllowList, ensure_safe_for_credentials, path_segment
-from ._common import build_url, coerce_model
+from ._common import build_url, bytes_request, coerce_model
 
 __all__ = [
     "API_VERSION_2024_03_07",
@@ -161,7 +161,7 @@ def _message(thread_id: str, message_id: str) -> str:
 def _request(method: str, url: httpx.URL, body: Any = None, headers: Mapping[str, str] = _ACCEPT) -> httpx.Request:
     if body is None:
         return httpx.Request(method, url, headers=dict(headers))
-    return httpx.Request(method, url, content=serde.dumps(body), headers=dict(headers))
+    return bytes_request(method, url, serde.dumps(body), headers)
 
 
 def _str(value: Any, name: str, *, optional: bool = False) -> str | None:

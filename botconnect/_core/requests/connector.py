@@ -27,7 +27,7 @@ from ..operation import Operation
 from ..paging import Page, page_parser
 from ..responses import model_list_parser, model_parser, parse_none
 from ..security import path_segment
-from ._common import build_url, coerce_model
+from ._common import build_url, bytes_request, coerce_model
 
 __all__ = [
     "build_create_conversation",
@@ -75,7 +75,7 @@ _coerce = coerce_model
 
 
 def _json_request(method: str, url: httpx.URL, body: Model) -> httpx.Request:
-    return httpx.Request(method, url, content=body.to_json(), headers=_JSON_HEADERS)
+    return bytes_request(method, url, body.to_json(), _JSON_HEADERS)
 
 
 def _conversation(conversation_id: str) -> str:

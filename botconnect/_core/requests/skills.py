@@ -24,8 +24,9 @@ from ...models import (
     RoleTypes,
 )
 from .. import serde
+from ..clientconfig import check_credential, client_call_config
 from ..operation import Operation
-from ..pipeline import CallConfig, default_user_agent, make_timeout
+from ..pipeline import CallConfig
 from ..responses import model_parser
 from ..retry import RetryPolicy
 from ..security import ensure_safe_for_credentials
@@ -69,18 +70,10 @@ def skill_config(
     user_agent: str | None,
 ) -> CallConfig:
     """Client-wide settings; the scopes are per call (:meth:`SkillCall.config`), so none are set here."""
-    if credential is not None and not callable(getattr(credential, "get_token", None)):
-        raise TypeError("credential must have a get_token(*scopes) method (e.g. MicrosoftAppCredentials)")
-    if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
-        raise TypeError("retry_policy must be a RetryPolicy")
-    if user_agent is not None and not isinstance(user_agent, str):
-        raise TypeError("user_agent must be a str")
-    return CallConfig(
-        user_agent=default_user_agent(user_agent),
-        timeout=make_timeout(timeout),
-        retry_policy=retry_policy if retry_policy is not None else RetryPolicy(),
-        # skill endpoints are whatever the bot's configuration names: any https host (or loopback http)
-        trusted_hosts=None,
+    check_credential(credential)
+    # skill endpoints are whatever the bot's configuration names: any https host (or loopback http)
+    return client_call_config(
+        timeout=timeout, retry_policy=retry_policy, user_agent=user_agent, scopes=None, trusted_hosts=None
     )
 
 

@@ -25,8 +25,9 @@ from ...models import (
 )
 from .. import serde
 from ..auth import PUBLIC_CLOUD, CloudSettings
+from ..clientconfig import check_credential, client_call_config
 from ..operation import Operation
-from ..pipeline import CallConfig, default_user_agent, make_timeout
+from ..pipeline import CallConfig
 from ..responses import model_list_parser, model_parser, parse_error_details, parse_json, parse_none
 from ..retry import RetryPolicy
 from ..security import HostAllowList, ensure_safe_for_credentials
@@ -100,16 +101,11 @@ def user_token_config(
     user_agent: str | None,
 ) -> CallConfig:
     """Call settings: a token for the cloud's Bot Framework scope, sent to the endpoint's host and nowhere else."""
-    if credential is not None and not callable(getattr(credential, "get_token", None)):
-        raise TypeError("credential must have a get_token(*scopes) method (e.g. MicrosoftAppCredentials)")
-    if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
-        raise TypeError("retry_policy must be a RetryPolicy")
-    if user_agent is not None and not isinstance(user_agent, str):
-        raise TypeError("user_agent must be a str")
-    return CallConfig(
-        user_agent=default_user_agent(user_agent),
-        timeout=make_timeout(timeout),
-        retry_policy=retry_policy if retry_policy is not None else RetryPolicy(),
+    check_credential(credential)
+    return client_call_config(
+        timeout=timeout,
+        retry_policy=retry_policy,
+        user_agent=user_agent,
         scopes=(cloud.scope,) if credential is not None else None,
         trusted_hosts=HostAllowList.of([endpoint.host]),
     )
