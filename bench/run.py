@@ -48,6 +48,7 @@ GROUPS = {
     "directline": "bench_directline",
     "import": "bench_import",
     "auth": "bench_auth",
+    "construct": "bench_construct",
 }
 RESULTS = HERE / "results"
 

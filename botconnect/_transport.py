@@ -7,13 +7,42 @@ constructor, and keeps up to 100 idle connections instead of httpx's 20.
 
 from __future__ import annotations
 
+import os
 import ssl
+import threading
 
 import httpx
 
 from ._core.clientconfig import env_proxies_configured
 
-__all__ = ["HTTP11Transport", "default_transport"]
+__all__ = ["HTTP11Transport", "default_ssl_context", "default_transport"]
+
+_contexts: dict[tuple[bool, str | None, str | None], ssl.SSLContext] = {}
+_contexts_lock = threading.Lock()
+
+
+def default_ssl_context(*, trust_env: bool = True) -> ssl.SSLContext:
+    """The verifying SSL context SDK-created transports share: one per process and trust configuration.
+
+    Building one (``load_verify_locations`` on the certifi bundle) costs 10-50 ms, which made every client
+    construction that slow. The context is keyed by the ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` values in effect, so
+    changing them still changes what a client created afterwards trusts, as with httpx. ALPN offers only
+    ``http/1.1``: both transports speak HTTP/1.1 (httpcore sets the same list on it again per connection).
+    """
+    key = (
+        trust_env,
+        os.environ.get("SSL_CERT_FILE") if trust_env else None,
+        os.environ.get("SSL_CERT_DIR") if trust_env else None,
+    )
+    context = _contexts.get(key)
+    if context is None:
+        with _contexts_lock:  # two threads building the first client pay for one context, not two
+            context = _contexts.get(key)
+            if context is None:
+                context = httpx.create_ssl_context(trust_env=trust_env)
+                context.set_alpn_protocols(["http/1.1"])
+                _contexts[key] = context
+    return context
 
 
 class HTTP11Transport(httpx.HTTPTransport):
@@ -39,7 +68,7 @@ class HTTP11Transport(httpx.HTTPTransport):
             max_keepalive_connections=max(0, max_keepalive_connections),
             keepalive_expiry=keepalive_expiry,
         )
-        super().__init__(verify=ssl_context if ssl_context is not None else True, limits=limits)
+        super().__init__(verify=ssl_context if ssl_context is not None else default_ssl_context(), limits=limits)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send one request; the response's body is read (or streamed) by the caller, who must close it."""

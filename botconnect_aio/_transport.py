@@ -24,6 +24,7 @@ import anyio
 import httpx
 
 from botconnect._core.clientconfig import env_proxies_configured
+from botconnect._transport import default_ssl_context
 
 from ._wire import Wire, current_loop, open_wire
 
@@ -267,9 +268,9 @@ class AsyncHTTP11Transport(httpx.AsyncBaseTransport):
 
     def _tls_context(self) -> ssl.SSLContext:
         if self._ssl_context is None:
-            context = httpx.create_ssl_context()  # certifi, SSL_CERT_FILE / SSL_CERT_DIR, as httpx
-            context.set_alpn_protocols(["http/1.1"])  # a server that would pick h2 knows not to
-            self._ssl_context = context
+            # certifi, SSL_CERT_FILE / SSL_CERT_DIR, as httpx; ALPN http/1.1 only, so a server that would pick h2
+            # knows not to. Shared by every transport: building one per client cost 10-50 ms
+            return default_ssl_context()
         return self._ssl_context
 
     def _fallback_transport(self) -> httpx.AsyncHTTPTransport:
@@ -279,7 +280,7 @@ class AsyncHTTP11Transport(httpx.AsyncBaseTransport):
                 max_keepalive_connections=self._max_idle,
                 keepalive_expiry=self._keepalive_expiry,
             )
-            verify: ssl.SSLContext | bool = self._ssl_context if self._ssl_context is not None else True
+            verify = self._ssl_context if self._ssl_context is not None else default_ssl_context()
             self._fallback = httpx.AsyncHTTPTransport(verify=verify, limits=limits)
         return self._fallback
 
