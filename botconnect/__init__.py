@@ -13,11 +13,17 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from botconnect._core.auth import CHINA_CLOUD
+    from botconnect._core.chat_events import (
+        parse_event_grid_events,
+        subscription_validation_response,
+        webhook_validation_headers,
+    )
     from botconnect._core.inbound_auth import ClaimsIdentity
     from botconnect.connector import TeamsOperations
     from botconnect.errors import AuthenticationError, AuthenticationUnavailableError
     from botconnect.inbound import BotAuthenticator
     from botconnect.models import (
+        CHAT_EVENT_TYPES,
         AdaptiveCardInvokeAction,
         AdaptiveCardInvokeResponse,
         AdaptiveCardInvokeValue,
@@ -25,6 +31,11 @@ if TYPE_CHECKING:
         BatchFailedEntry,
         BatchOperationState,
         ChannelInfo,
+        ChatEvent,
+        ChatEventParticipant,
+        ChatMessageEventData,
+        ChatParticipantEventData,
+        ChatThreadEventData,
         Citation,
         CitationAppearance,
         CitationImage,
@@ -212,6 +223,15 @@ if TYPE_CHECKING:
 
 #: public name -> the module that defines it (imported on first attribute access)
 _LAZY: dict[str, str] = {
+    "webhook_validation_headers": "botconnect._core.chat_events",
+    "subscription_validation_response": "botconnect._core.chat_events",
+    "parse_event_grid_events": "botconnect._core.chat_events",
+    "CHAT_EVENT_TYPES": "botconnect.models",
+    "ChatThreadEventData": "botconnect.models",
+    "ChatParticipantEventData": "botconnect.models",
+    "ChatMessageEventData": "botconnect.models",
+    "ChatEventParticipant": "botconnect.models",
+    "ChatEvent": "botconnect.models",
     "StreamStoppedError": "botconnect.errors",
     "StreamInfo": "botconnect.streaming",
     "StreamingReply": "botconnect.streaming",
@@ -626,4 +646,13 @@ __all__ = [
     "VideoCard",
     "__version__",
     "identifier_from_raw_id",
+    "webhook_validation_headers",
+    "subscription_validation_response",
+    "parse_event_grid_events",
+    "CHAT_EVENT_TYPES",
+    "ChatThreadEventData",
+    "ChatParticipantEventData",
+    "ChatMessageEventData",
+    "ChatEventParticipant",
+    "ChatEvent",
 ]

@@ -13,6 +13,11 @@ from botconnect._version import __version__
 
 if TYPE_CHECKING:
     from botconnect._core.auth import CHINA_CLOUD, GOVERNMENT_CLOUD, PUBLIC_CLOUD, AccessToken, CloudSettings
+    from botconnect._core.chat_events import (
+        parse_event_grid_events,
+        subscription_validation_response,
+        webhook_validation_headers,
+    )
     from botconnect._core.inbound_auth import ClaimsIdentity
     from botconnect._core.paging import Page
     from botconnect._core.retry import NO_RETRIES, RetryPolicy
@@ -42,6 +47,7 @@ if TYPE_CHECKING:
         UntrustedEndpointError,
     )
     from botconnect.models import (
+        CHAT_EVENT_TYPES,
         ActionTypes,
         Activity,
         ActivityImportance,
@@ -65,6 +71,11 @@ if TYPE_CHECKING:
         CardImage,
         ChannelAccount,
         ChannelInfo,
+        ChatEvent,
+        ChatEventParticipant,
+        ChatMessageEventData,
+        ChatParticipantEventData,
+        ChatThreadEventData,
         Citation,
         CitationAppearance,
         CitationImage,
@@ -210,6 +221,15 @@ if TYPE_CHECKING:
 
 #: public name -> the module that defines it (imported on first attribute access)
 _LAZY: dict[str, str] = {
+    "webhook_validation_headers": "botconnect._core.chat_events",
+    "subscription_validation_response": "botconnect._core.chat_events",
+    "parse_event_grid_events": "botconnect._core.chat_events",
+    "CHAT_EVENT_TYPES": "botconnect.models",
+    "ChatThreadEventData": "botconnect.models",
+    "ChatParticipantEventData": "botconnect.models",
+    "ChatMessageEventData": "botconnect.models",
+    "ChatEventParticipant": "botconnect.models",
+    "ChatEvent": "botconnect.models",
     "StreamStoppedError": "botconnect.errors",
     "StreamInfo": "botconnect_aio.streaming",
     "StreamingReply": "botconnect_aio.streaming",
@@ -624,4 +644,13 @@ __all__ = [
     "VideoCard",
     "__version__",
     "identifier_from_raw_id",
+    "webhook_validation_headers",
+    "subscription_validation_response",
+    "parse_event_grid_events",
+    "CHAT_EVENT_TYPES",
+    "ChatThreadEventData",
+    "ChatParticipantEventData",
+    "ChatMessageEventData",
+    "ChatEventParticipant",
+    "ChatEvent",
 ]

@@ -47,6 +47,11 @@ def parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="an OAuth connection of the user token service (repeatable; default: any name is accepted)",
     )
+    p.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve https with a throwaway CA generated at start (its file is printed: trust it with SSL_CERT_FILE)",
+    )
     p.add_argument("--latency", type=float, default=0.0, metavar="SECONDS", help="delay every request")
     p.add_argument("--error-rate", type=float, default=0.0, metavar="RATE", help="answer this fraction with 500")
     p.add_argument("--seed", type=int, help="seed of the fault dice (same seed, same faults)")
@@ -95,6 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         app_password=args.app_password,
         allow_remote=args.allow_remote,
         oauth_connections=args.oauth_connection,
+        tls=args.tls,
     )
     try:
         emulator.start()
@@ -126,6 +132,8 @@ def _banner(emulator: Emulator, faults: Faults) -> list[str]:
         f"  Direct Line  endpoint {url}  secret {emulator.secret}",
         f"  Connector    serviceUrl {emulator.service_url}",
     ]
+    if emulator.ca_file is not None:
+        lines.insert(1, f"  TLS          trust the throwaway CA: SSL_CERT_FILE={emulator.ca_file}")
     if emulator.app.auth.required:
         lines.append(f"               app credentials required; tokens from {url}/botframework.com/oauth2/v2.0/token")
         lines += _auth_banner(emulator)
@@ -133,6 +141,7 @@ def _banner(emulator: Emulator, faults: Faults) -> list[str]:
         token, raw_id = emulator.issue_acs_token()
         lines.append(f"  ACS Chat     endpoint {url}  user {raw_id}")
         lines.append(f"               token {token}")
+        lines.append(f"  ACS Identity connection string {emulator.acs_connection_string}")
     else:
         lines.append("  ACS Chat     not available (botconnect.emulator.acs is missing)")
     connections = ", ".join(emulator.token_service.connections) or "any connection name"

@@ -39,6 +39,15 @@ TEAMS_APP_PREFIXES = {"28:orgid:": "public", "28:dod:": "dod", "28:gcch:": "gcch
 USER_MESSAGE_TYPES = ("text", "html")
 
 
+#: ACS's documented limits: participants per add request, per thread, and the most a thread may have for read
+#: receipts to be kept (above it they are accepted and dropped); topics are capped at 256 characters (our choice:
+#: the documents give no number)
+MAX_ADDED_PARTICIPANTS = 200
+MAX_THREAD_PARTICIPANTS = 250
+MAX_RECEIPT_PARTICIPANTS = 20
+MAX_TOPIC_LENGTH = 256
+
+
 class AcsError(Exception):
     """An error answer: status, the service's ``error`` object, and extra response headers."""
 
@@ -439,6 +448,9 @@ class ChatState:
     ) -> tuple[list[Participant], list[Json]]:
         """Add the valid participants (updating ones already there); returns the new ones and the failures."""
         present = set(thread.participants)
+        joining = {p.raw_id for p in participants if self.invalid_participant(p, api_version) is None} - present
+        if len(present) + len(joining) > MAX_THREAD_PARTICIPANTS:
+            raise bad_request(f"A thread can have at most {MAX_THREAD_PARTICIPANTS} participants.", "participants")
         added: dict[str, Participant] = {}
         invalid: list[Json] = []
         for participant in participants:
@@ -627,6 +639,8 @@ class ChatState:
 
     def send_read_receipt(self, caller: str, thread_id: str, message_id: str) -> None:
         thread, message = self.message_for(caller, thread_id, message_id)
+        if len(thread.participants) > MAX_RECEIPT_PARTICIPANTS:
+            return
         current = thread.receipts.get(caller)
         if current is None or message.sequence_id >= current.sequence_id:
             thread.receipts[caller] = Receipt(message.id, message.sequence_id, self.now())

@@ -53,7 +53,7 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
@@ -67,6 +67,8 @@ from starlette.types import Receive, Scope, Send
 from ._acs_state import (
     API_2025_03_15,
     API_VERSIONS,
+    MAX_ADDED_PARTICIPANTS,
+    MAX_TOPIC_LENGTH,
     METADATA_LIMIT,
     TEAMS_APP_PREFIXES,
     TEAMS_USER_PREFIXES,
@@ -208,6 +210,8 @@ def _participant(value: Any, path: str, api_version: str) -> Participant:
 
 
 def _participants(body: Body, key: str, api_version: str, *, required: bool) -> list[Participant]:
+    if isinstance(body.data.get(key), list) and len(body.data[key]) > MAX_ADDED_PARTICIPANTS:
+        raise bad_request(f"At most {MAX_ADDED_PARTICIPANTS} participants can be added at once.", key)
     items = body.get(key, list, required=required) or []
     return [_participant(item, f"{body.where(key)}[{i}]", api_version) for i, item in enumerate(items)]
 
@@ -387,12 +391,34 @@ class AcsChatService:
         self._state = ChatState(clock)
         self._resource_id = str(uuid.uuid4())
         self._signing_key = secrets.token_bytes(32)
+        # revocation (the identity service's): a user's tokens up to the serial recorded here are refused
+        self._serial = 0
+        self._revoked: dict[str, int] = {}
+        self._deleted: set[str] = set()
+
+    @property
+    def resource_id(self) -> str:
+        """The emulated resource's id: users are ``8:acs:<resource_id>_<guid>``."""
+        return self._resource_id
+
+    def revoke_tokens(self, user_raw_id: str) -> None:
+        """Refuse every token issued to ``user_raw_id`` so far (later ones work)."""
+        self._revoked[user_raw_id] = self._serial
+
+    def delete_user(self, user_raw_id: str) -> None:
+        """Refuse every token of ``user_raw_id``, now and later."""
+        self._deleted.add(user_raw_id)
+
+    def is_deleted(self, user_raw_id: str) -> bool:
+        return user_raw_id in self._deleted
 
     def reset(self) -> None:
         """Forget every thread (tokens already issued keep working)."""
         self._state.reset()
 
-    def issue_user_token(self, user_raw_id: str | None = None, *, lifetime: float = 3600) -> tuple[str, str]:
+    def issue_user_token(
+        self, user_raw_id: str | None = None, *, lifetime: float = 3600, scopes: Sequence[str] = ("chat",)
+    ) -> tuple[str, str]:
         """A user access token (an HS256 JWT shaped like ACS's) and the user's raw id (a new user when None).
 
         ``lifetime`` is in seconds from now (by the service's clock); a negative one makes an expired token.
@@ -404,11 +430,13 @@ class AcsChatService:
         if not math.isfinite(lifetime):
             raise ValueError("lifetime must be a finite number of seconds")
         now = float(self._clock())
+        self._serial += 1
         header = {"alg": "HS256", "kid": "acs-chat-emulator", "typ": "JWT"}
         claims = {
             "skypeid": user_raw_id[2:],
-            "scp": "chat",
-            "acsScope": "chat",
+            "scp": " ".join(scopes),
+            "acsScope": ",".join(scopes),
+            "serial": self._serial,
             "csi": str(int(now)),
             "exp": math.ceil(now + lifetime),
             "iat": int(now),
@@ -483,6 +511,10 @@ class AcsChatService:
         skype_id, exp = claims.get("skypeid"), claims.get("exp")
         if not isinstance(skype_id, str) or not is_acs_user("8:" + skype_id):
             raise _unauthorized("InvalidAuthenticationToken", "The access token does not name an ACS user (skypeid).")
+        serial, caller = claims.get("serial"), "8:" + skype_id
+        revoked = caller in self._revoked and not (isinstance(serial, int) and serial > self._revoked[caller])
+        if revoked or caller in self._deleted:
+            raise _unauthorized("InvalidAuthenticationToken", "The access token has been revoked.")
         if (
             isinstance(exp, bool)
             or not isinstance(exp, int | float)
@@ -502,6 +534,7 @@ class AcsChatService:
     def _create_thread(self, call: _Call) -> Response:
         body = Body(call.body, "")
         topic: str = body.get("topic", str, required=True)
+        _topic(topic)
         participants = _participants(body, "participants", call.api_version, required=False)
         metadata: dict[str, str] = {}
         retention = None
@@ -538,7 +571,7 @@ class AcsChatService:
         self._state.update_thread(
             call.caller,
             call.thread_id,
-            topic=body.get("topic", str),
+            topic=_topic(body.get("topic", str)),
             metadata=body.metadata_patch("metadata") if since_2025 else None,
             retention=_retention(body, "retentionPolicy") if since_2025 else None,
             set_retention=since_2025 and "retentionPolicy" in body.data,
@@ -665,3 +698,9 @@ def _message_key(message: Message) -> list[Any]:
 def _check_content(content: str) -> None:
     if len(content.encode("utf-8")) > _MAX_CONTENT_BYTES:
         raise bad_request(f"content is larger than {_MAX_CONTENT_BYTES} bytes.", "content", "ContentTooLarge")
+
+
+def _topic(topic: str | None) -> str | None:
+    if topic is not None and len(topic) > MAX_TOPIC_LENGTH:
+        raise bad_request(f"topic is longer than {MAX_TOPIC_LENGTH} characters.", "topic")
+    return topic

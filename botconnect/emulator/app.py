@@ -46,6 +46,14 @@ def load_acs() -> type[Any] | None:
     return service
 
 
+def _identity(acs: Any) -> Any:
+    if acs is None:
+        return None
+    from .identity import IdentityService
+
+    return IdentityService(acs)
+
+
 class EmulatorApp:
     """The composed ASGI app and the services behind it (state is touched on the emulator's loop only)."""
 
@@ -107,6 +115,8 @@ class EmulatorApp:
         service = load_acs() if acs else None
         #: the ACS Chat service (None when ``botconnect.emulator.acs`` is not available)
         self.acs: Any = service() if service is not None else None
+        #: the ACS identity service issuing ``acs``'s tokens (None without ACS Chat)
+        self.identity: Any = _identity(self.acs)
         self._in_process: httpx.AsyncBaseTransport | None = None
         routes: list[BaseRoute] = [Route("/_emulator", self._info, methods=["GET"])]
         routes += self.directline.routes() + self.connector.routes() + self.auth.routes() + self.signing.routes()
@@ -116,6 +126,8 @@ class EmulatorApp:
             routes += self.echo_bot.routes()
         if self.acs is not None:
             routes += self.acs.routes()
+        if self.identity is not None:
+            routes += self.identity.routes()
         self.starlette = Starlette(
             routes=routes, exception_handlers={HTTPException: _http_error, Exception: _server_error}
         )

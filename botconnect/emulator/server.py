@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import ssl
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterable
@@ -37,6 +38,7 @@ from .connector import Connector, Store
 from .directline import DirectLine
 from .faults import DroppedConnection, Faults
 from .signing import SigningService
+from .tls import TlsFiles, generate
 from .token_service import TokenService
 
 if TYPE_CHECKING:
@@ -68,6 +70,9 @@ class Emulator:
     ``app_id``/``app_password``: the Connector endpoints want a token from the emulator's token endpoint, and every
     delivery carries a channel token for ``app_id`` that a bot checks with
     ``BotAuthenticator(app_id, cloud=emulator.cloud)``; without them deliveries are anonymous.
+    ``tls=True`` serves https with a throwaway CA made at start (:attr:`ca_pem`, :attr:`ca_file`,
+    :meth:`ssl_context`; its files are deleted at stop): azure-core sends bearer tokens over https only. The ACS
+    identity routes check HMAC signatures against :attr:`acs_access_key` (see :attr:`acs_connection_string`).
     ``oauth_connections``: the OAuth connection names its user token service (:attr:`token_service`, at
     ``emulator.cloud.token_service_url``) knows; without, it accepts any name.
     """
@@ -89,7 +94,10 @@ class Emulator:
         bot_account: dict[str, Any] | None = None,
         allow_remote: bool = False,
         oauth_connections: Iterable[str] = (),
+        tls: bool = False,
     ) -> None:
+        if tls and not socket:
+            raise ValueError("tls=True needs a socket (socket=False serves no network at all)")
         if socket and not allow_remote and not is_loopback_host(host):
             raise ValueError(f"refusing to serve on {host!r}, which is not loopback (allow_remote=True to insist)")
         self.host = host
@@ -113,6 +121,8 @@ class Emulator:
         self._server: Any = None
         self._serving: concurrent.futures.Future[None] | None = None
         self._url: str | None = None
+        self.tls = tls
+        self._tls: TlsFiles | None = None
 
     # -- what it serves ----------------------------------------------------------------------------------------
 
@@ -178,6 +188,34 @@ class Emulator:
         return self.app.acs
 
     @property
+    def acs_access_key(self) -> str:
+        """The ACS resource's access key (base64): the identity routes check HMAC-SHA256 signatures against it."""
+        if self.app.identity is None:
+            raise RuntimeError("the ACS Chat emulator (botconnect.emulator.acs) is not available")
+        return str(self.app.identity.access_key)
+
+    @property
+    def acs_connection_string(self) -> str:
+        """``endpoint=<url>/;accesskey=<key>``, as ``CommunicationIdentityClient.from_connection_string`` takes."""
+        return f"endpoint={self.url}/;accesskey={self.acs_access_key}"
+
+    @property
+    def ca_pem(self) -> str | None:
+        """With ``tls=True``, while serving: the PEM of the throwaway CA that signed the emulator's certificate."""
+        return self._tls.ca_pem if self._tls is not None else None
+
+    @property
+    def ca_file(self) -> str | None:
+        """With ``tls=True``, while serving: a file holding :attr:`ca_pem` (for ``SSL_CERT_FILE``); removed at stop."""
+        return self._tls.ca_file if self._tls is not None else None
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """An ``ssl.SSLContext`` trusting only the emulator's CA (``tls=True``, while serving)."""
+        if self._tls is None:
+            raise RuntimeError("the emulator serves no TLS (Emulator(tls=True), started)")
+        return self._tls.client_context()
+
+    @property
     def running(self) -> bool:
         return self._loop is not None
 
@@ -194,6 +232,7 @@ class Emulator:
                 return self
             import uvicorn
 
+            tls_files = self._tls = generate() if self.tls else None
             config = uvicorn.Config(
                 self.app,
                 host=self.host,
@@ -204,6 +243,8 @@ class Emulator:
                 http="h11",
                 lifespan="off",
                 timeout_graceful_shutdown=2,
+                ssl_keyfile=tls_files.keyfile if tls_files else None,
+                ssl_certfile=tls_files.certfile if tls_files else None,
             )
             server = uvicorn.Server(config)
             serving = asyncio.run_coroutine_threadsafe(server.serve(), loop)
@@ -213,13 +254,14 @@ class Emulator:
                     server.should_exit = True
                     with contextlib.suppress(BaseException):
                         serving.result(timeout=5)
+                    self._remove_tls()
                     raise OSError(f"the emulator could not serve on {self.host}:{self.port}")
                 time.sleep(0.005)
             self._server, self._serving = server, serving
             port = server.servers[0].sockets[0].getsockname()[1]
             host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host  # noqa: S104 - naming it, not binding
             host = f"[{host}]" if ":" in host else host
-            self._url = f"http://{host}:{port}"
+            self._url = f"{'https' if tls_files else 'http'}://{host}:{port}"
             self.app.serve_at(self._url, socket=True)
             return self
 
@@ -248,6 +290,12 @@ class Emulator:
             self.app.store.loop = None
             self.app.serve_at(IN_PROCESS_URL, socket=False)
             self._url = None
+            self._remove_tls()
+
+    def _remove_tls(self) -> None:
+        if self._tls is not None:
+            self._tls.remove()
+            self._tls = None
 
     def __enter__(self) -> Emulator:
         return self.start()

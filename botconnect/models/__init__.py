@@ -75,6 +75,14 @@ if TYPE_CHECKING:
         UpdateChatMessageRequest,
         UpdateChatThreadRequest,
     )
+    from .chat_events import (
+        CHAT_EVENT_TYPES,
+        ChatEvent,
+        ChatEventParticipant,
+        ChatMessageEventData,
+        ChatParticipantEventData,
+        ChatThreadEventData,
+    )
     from .citations import (
         Citation,
         CitationAppearance,
@@ -188,6 +196,12 @@ if TYPE_CHECKING:
 
 #: public name -> the module that defines it (imported on first attribute access)
 _LAZY: dict[str, str] = {
+    "CHAT_EVENT_TYPES": "botconnect.models.chat_events",
+    "ChatEvent": "botconnect.models.chat_events",
+    "ChatEventParticipant": "botconnect.models.chat_events",
+    "ChatMessageEventData": "botconnect.models.chat_events",
+    "ChatParticipantEventData": "botconnect.models.chat_events",
+    "ChatThreadEventData": "botconnect.models.chat_events",
     "AadResourceUrls": "botconnect.models.user_token",
     "ActionTypes": "botconnect.models.enums",
     "Activity": "botconnect.models.activity",
@@ -382,6 +396,7 @@ __all__ = [
     "BatchFailedEntriesResponse",
     "BatchFailedEntry",
     "BatchOperationState",
+    "CHAT_EVENT_TYPES",
     "CardAction",
     "CardImage",
     "ChannelAccount",
@@ -390,15 +405,20 @@ __all__ = [
     "ChatAttachmentType",
     "ChatError",
     "ChatErrorResponse",
+    "ChatEvent",
+    "ChatEventParticipant",
     "ChatMessage",
     "ChatMessageContent",
+    "ChatMessageEventData",
     "ChatMessageReadReceipt",
     "ChatMessageReadReceiptsCollection",
     "ChatMessageType",
     "ChatMessagesCollection",
     "ChatParticipant",
+    "ChatParticipantEventData",
     "ChatParticipantsCollection",
     "ChatRetentionPolicy",
+    "ChatThreadEventData",
     "ChatThreadItem",
     "ChatThreadProperties",
     "ChatThreadsItemCollection",
