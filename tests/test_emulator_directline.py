@@ -275,3 +275,61 @@ def test_a_token_outliving_a_reset_finds_no_conversation() -> None:
         with holder, pytest.raises(botconnect.HttpResponseError) as caught:
             holder.conversations.start_conversation()
     assert caught.value.status_code == 404
+
+
+def _webchat_upload(emulator: Emulator, cid: str, listed: list[dict[str, Any]], files: list[tuple[str, bytes]]) -> Any:
+    """POST .../upload as DirectLineJS builds it: the activity part (attachments listed without contentUrl), then
+    one ``file`` part per attachment, in the same order."""
+    activity = {"type": "message", "from": {"id": "user-1"}, "text": "look", "attachments": listed}
+    parts: list[tuple[str, tuple[str | None, bytes, str]]] = [
+        ("activity", ("blob", json.dumps(activity).encode(), "application/vnd.microsoft.activity"))
+    ]
+    parts += [("file", (name, content, "image/png")) for name, content in files]
+    with httpx.Client(base_url=emulator.url) as http:
+        return http.post(
+            f"/v3/directline/conversations/{cid}/upload",
+            params={"userId": "user-1"},
+            files=parts,
+            headers={"Authorization": f"Bearer {emulator.secret}"},
+        )
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_a_webchat_upload_gives_one_attachment_per_file(
+    emulator: Emulator, client: botconnect.DirectLineClient, count: int
+) -> None:
+    cid = client.conversations.start_conversation().conversation_id
+    names = [f"photo{n}.png" for n in range(count)]
+    listed = [
+        {"contentType": "image/png", "name": name, "thumbnailUrl": f"data:image/png,{n}"}
+        for n, name in enumerate(names)
+    ]
+    answer = _webchat_upload(emulator, cid, listed, [(name, name.encode() * 3) for name in names])
+    assert answer.status_code == 200
+    stored = client.conversations.get_activities(cid).activities
+    assert stored[0].id == answer.json()["id"]
+    attachments = stored[0].attachments
+    assert [(a.name, a.content_type) for a in attachments] == [(name, "image/png") for name in names]
+    assert [a.thumbnail_url for a in attachments] == [f"data:image/png,{n}" for n in range(count)]
+    with httpx.Client() as http:
+        assert [http.get(a.content_url).content for a in attachments] == [name.encode() * 3 for name in names]
+    delivered = [a for a in emulator.app.echo_bot.received if a.get("id") == answer.json()["id"]]
+    assert [len(a["attachments"]) for a in delivered] == [count]  # the bot got one attachment per file too
+    assert stored[1].text == f"echo: look ({count} attachment{'s' if count > 1 else ''})"
+
+
+def test_an_upload_keeps_attachments_by_url_and_appends_leftover_files(
+    emulator: Emulator, client: botconnect.DirectLineClient
+) -> None:
+    cid = client.conversations.start_conversation().conversation_id
+    listed = [
+        {"contentType": "image/png", "contentUrl": "https://example.com/linked.png", "name": "linked.png"},
+        {"contentType": "image/png", "name": "first.png"},
+    ]
+    answer = _webchat_upload(emulator, cid, listed, [("first.png", b"1"), ("extra.png", b"2")])
+    assert answer.status_code == 200
+    attachments = client.conversations.get_activities(cid).activities[0].attachments
+    assert [a.name for a in attachments] == ["linked.png", "first.png", "extra.png"]
+    assert attachments[0].content_url == "https://example.com/linked.png"
+    with httpx.Client() as http:
+        assert [http.get(a.content_url).content for a in attachments[1:]] == [b"1", b"2"]

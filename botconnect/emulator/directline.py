@@ -466,11 +466,12 @@ class DirectLine:
         if not user_id:
             return error(400, "BadArgument", "A user ID is required: pass userId")
         self.uploads += 1
-        attachments = list(activity.get("attachments") or [])
+        uploaded = []
         for filename, content_type, content in files:
             stored = self.store.add_attachment(filename, content_type, {"original": content})
             entry = {"contentType": content_type, "contentUrl": self.store.attachment_url(stored)}
-            attachments.append({**entry, "name": filename} if filename else entry)
+            uploaded.append({**entry, "name": filename} if filename else entry)
+        attachments = _fill_listed(list(activity.get("attachments") or []), uploaded)
         activity = {**activity, "from": {**(activity.get("from") or {}), "id": user_id}, "attachments": attachments}
         return await self._accept(self.store.conversations[cid], activity)
 
@@ -550,6 +551,18 @@ class DirectLine:
                 await asyncio.wait_for(stream.wake.wait(), None if stream.silent else interval)
             except TimeoutError:
                 await websocket.send_text("")
+
+
+def _fill_listed(listed: list[dict[str, Any]], uploaded: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The activity's attachments once the uploaded files are in: DirectLineJS and Web Chat list each file in the
+    activity part without its ``contentUrl`` and send the bytes as ``file`` parts in the same order, so each such
+    entry takes the next file (its own name and type kept); files left over are appended."""
+    files = iter(uploaded)
+    attachments: list[dict[str, Any]] = []
+    for entry in listed:
+        file = None if entry.get("contentUrl") else next(files, None)
+        attachments.append(entry if file is None else {**file, **entry, "contentUrl": file["contentUrl"]})
+    return attachments + list(files)
 
 
 def _parse_int(value: str | None) -> int | None:
