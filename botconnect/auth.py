@@ -79,6 +79,7 @@ class MicrosoftAppCredentials:
                 raise
 
     def close(self) -> None:
+        """Close the token endpoint's connection pool (leaving ``with`` does it). Safe to call twice."""
         self._pipeline.close()
 
     def __enter__(self) -> MicrosoftAppCredentials:

@@ -118,6 +118,7 @@ class BotAuthenticator:
             flow.close()
 
     def close(self) -> None:
+        """Close the key-fetching connection pool (leaving ``with`` does it). Safe to call twice."""
         self._pipeline.close()
 
     def __enter__(self) -> BotAuthenticator:

@@ -82,6 +82,7 @@ class MicrosoftAppCredentials:
                 raise
 
     async def close(self) -> None:
+        """Close the token endpoint's connection pool (leaving ``async with`` does it). Safe to call twice."""
         await self._pipeline.close()
 
     async def __aenter__(self) -> MicrosoftAppCredentials:

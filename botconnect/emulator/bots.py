@@ -69,9 +69,11 @@ class EchoBot:
         self.received: collections.deque[dict[str, Any]] = collections.deque(maxlen=200)
 
     def routes(self) -> list[BaseRoute]:
+        """The Starlette route of the bot's messaging endpoint."""
         return [Route(self.PATH, self._handle, methods=["POST"])]
 
     async def aclose(self) -> None:
+        """Close the Connector clients the echo bot opened (on the emulator's loop)."""
         clients, self._clients = self._clients, {}
         for client in clients.values():
             await client.close()
@@ -186,6 +188,7 @@ class BotDelivery:
         return DeliveryResult(response.status_code, f"the bot answered {response.status_code}", body)
 
     async def aclose(self) -> None:
+        """Close the HTTP clients used to deliver activities to the bot."""
         for client in (self._network, self._in_process):
             if client is not None:
                 await client.aclose()
@@ -256,6 +259,7 @@ class OAuthIssuer:
         return None
 
     def routes(self) -> list[BaseRoute]:
+        """The Starlette route of the Entra-like token endpoint."""
         return [Route("/{tenant}/oauth2/v2.0/token", self._token, methods=["POST"])]
 
     async def _token(self, request: Request) -> Response:

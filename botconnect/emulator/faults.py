@@ -172,6 +172,7 @@ class Faults:
         return rule
 
     def remove(self, rule: FaultRule) -> None:
+        """Stop applying a rule added earlier."""
         with self._lock:
             self.rules.remove(rule)
 

@@ -376,17 +376,20 @@ class Emulator:
         return {"transport": self.async_transport() if asynchronous else self.transport()}
 
     def directline_client(self, **options: Any) -> botconnect.DirectLineClient:
+        """A sync ``DirectLineClient`` on this emulator's secret and URL (``options`` go to the client)."""
         import botconnect
 
         options.setdefault("secret", self.secret)
         return botconnect.DirectLineClient(endpoint=self.url, **{**self._client_transport(False), **options})
 
     def connector_client(self, credential: Any = None, **options: Any) -> botconnect.ConnectorClient:
+        """A sync ``ConnectorClient`` on this emulator's service URL (anonymous unless ``credential`` is given)."""
         import botconnect
 
         return botconnect.ConnectorClient(self.service_url, credential, **{**self._client_transport(False), **options})
 
     def chat_client(self, user_raw_id: str | None = None, **options: Any) -> botconnect.ChatClient:
+        """A sync ACS ``ChatClient`` with a fresh user token (for ``user_raw_id``, or a new user)."""
         import botconnect
 
         token, _ = self.issue_acs_token(user_raw_id)
@@ -394,18 +397,21 @@ class Emulator:
         return botconnect.ChatClient(self.url, credential, **{**self._client_transport(False), **options})
 
     def aio_directline_client(self, **options: Any) -> botconnect_aio.DirectLineClient:
+        """The ``botconnect_aio`` twin of `directline_client`."""
         import botconnect_aio
 
         options.setdefault("secret", self.secret)
         return botconnect_aio.DirectLineClient(endpoint=self.url, **{**self._client_transport(True), **options})
 
     def aio_connector_client(self, credential: Any = None, **options: Any) -> botconnect_aio.ConnectorClient:
+        """The ``botconnect_aio`` twin of `connector_client`."""
         import botconnect_aio
 
         transport = self._client_transport(True)
         return botconnect_aio.ConnectorClient(self.service_url, credential, **{**transport, **options})
 
     def aio_chat_client(self, user_raw_id: str | None = None, **options: Any) -> botconnect_aio.ChatClient:
+        """The ``botconnect_aio`` twin of `chat_client`."""
         import botconnect_aio
 
         token, _ = self.issue_acs_token(user_raw_id)
