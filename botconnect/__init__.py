@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from botconnect._core.inbound_auth import ClaimsIdentity
     from botconnect.connector import TeamsOperations
     from botconnect.errors import AuthenticationError, AuthenticationUnavailableError
+    from botconnect.identity import CommunicationIdentityClient
     from botconnect.inbound import BotAuthenticator
     from botconnect.models import (
         CHAT_EVENT_TYPES,
@@ -71,6 +72,7 @@ if TYPE_CHECKING:
         TokenStatus,
         oauth_card_attachment,
     )
+    from botconnect.models.identity import CommunicationTokenScope
     from botconnect.skills import SkillClient
     from botconnect.streaming import StreamInfo, StreamingReply, StreamStoppedError
     from botconnect.user_token import SignInHandler, UserTokenClient
@@ -223,6 +225,8 @@ if TYPE_CHECKING:
 
 #: public name -> the module that defines it (imported on first attribute access)
 _LAZY: dict[str, str] = {
+    "CommunicationTokenScope": "botconnect.models.identity",
+    "CommunicationIdentityClient": "botconnect.identity",
     "webhook_validation_headers": "botconnect._core.chat_events",
     "subscription_validation_response": "botconnect._core.chat_events",
     "parse_event_grid_events": "botconnect._core.chat_events",
@@ -447,6 +451,8 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "CommunicationTokenScope",
+    "CommunicationIdentityClient",
     "StreamStoppedError",
     "StreamInfo",
     "StreamingReply",

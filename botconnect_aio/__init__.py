@@ -166,7 +166,9 @@ if TYPE_CHECKING:
         VideoCard,
         oauth_card_attachment,
     )
+    from botconnect.models.identity import CommunicationTokenScope
     from botconnect_aio.connector import TeamsOperations
+    from botconnect_aio.identity import CommunicationIdentityClient
     from botconnect_aio.inbound import BotAuthenticator
     from botconnect_aio.skills import SkillClient
     from botconnect_aio.streaming import StreamInfo, StreamingReply, StreamStoppedError
@@ -221,6 +223,8 @@ if TYPE_CHECKING:
 
 #: public name -> the module that defines it (imported on first attribute access)
 _LAZY: dict[str, str] = {
+    "CommunicationTokenScope": "botconnect.models.identity",
+    "CommunicationIdentityClient": "botconnect_aio.identity",
     "webhook_validation_headers": "botconnect._core.chat_events",
     "subscription_validation_response": "botconnect._core.chat_events",
     "parse_event_grid_events": "botconnect._core.chat_events",
@@ -445,6 +449,8 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "CommunicationTokenScope",
+    "CommunicationIdentityClient",
     "StreamStoppedError",
     "StreamInfo",
     "StreamingReply",

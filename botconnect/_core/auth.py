@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from urllib.parse import quote, urlencode
 
 import attrs
@@ -35,6 +35,16 @@ class AccessToken:
 
     def __repr__(self) -> str:
         return f"AccessToken(token=<redacted>, expires_on={self.expires_on})"
+
+    # azure-core's is a NamedTuple: code written for it unpacks ``token, expires_on = ...`` or indexes it
+    def __iter__(self) -> Iterator[str | int]:
+        return iter((self.token, self.expires_on))
+
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, index: int) -> str | int:
+        return (self.token, self.expires_on)[index]
 
 
 #: the Entra tenants whose tokens the Bot Framework Emulator and skills carry (bbpy/dotnet parameterized paths)

@@ -114,6 +114,9 @@ class CallConfig:
     clock: Callable[[], float] = time.monotonic
     #: seconds the whole call may take, retries included (None: only ``timeout`` and the retry policy bound it)
     deadline: float | None = None
+    #: signs each attempt of an authenticated request in place (ACS access keys: HMAC over the date and body),
+    #: instead of a bearer token; None: no signature
+    signer: Callable[[httpx.Request], None] | None = None
     #: ``timeout.as_dict()``, computed once: every request carries it
     timeouts: dict[str, float | None] = attrs.field(
         init=False, eq=False, repr=False, default=attrs.Factory(lambda self: self.timeout.as_dict(), takes_self=True)
@@ -270,6 +273,9 @@ def call_flow(operation: Operation[T], config: CallConfig) -> Generator[Action, 
             ensure_safe_for_credentials(request.url, config.trusted_hosts)
             token = yield AcquireToken(config.scopes)
             request.headers["Authorization"] = f"Bearer {token}"
+        elif operation.authenticate and config.signer is not None:
+            ensure_safe_for_credentials(request.url, config.trusted_hosts)
+            config.signer(request)  # every attempt: the signed date must be fresh
         _log_request(request, attempt)
         try:
             response: httpx.Response = yield Send(request, operation.stream, operation.follow_redirects, left)

@@ -15,7 +15,8 @@ makes chat refuse a user's earlier tokens (401), deleting refuses all of them.
 Every request must carry the HMAC-SHA256 signature ACS uses, checked for real against :attr:`access_key`:
 ``x-ms-date`` (RFC 1123, within 15 minutes), ``x-ms-content-sha256`` (base64 SHA-256 of the body, compared with
 the body received) and ``Authorization: HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature=``
-over ``VERB\\npath?query\\ndate;host;content-hash``. Any failure answers 401 ``Denied``.
+over ``VERB\\npath?query\\ndate;host;content-hash``. Any failure answers 401 ``Denied``. Every request received
+(signed or not) is kept in :attr:`IdentityService.received`, as it arrived, for tests to look at.
 
 Where the documents are silent: a Teams token exchange checks only that the three fields are non-empty strings and
 the token is shaped like a JWT, and the Teams user is played by an ACS user derived from ``appId`` and ``userId``
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import email.utils
 import hashlib
 import hmac
@@ -43,7 +45,7 @@ from starlette.routing import BaseRoute, Route
 
 from ._acs_state import AcsError, Json, format_time
 
-__all__ = ["IDENTITY_API_VERSIONS", "IdentityService"]
+__all__ = ["IDENTITY_API_VERSIONS", "IdentityService", "ReceivedRequest"]
 
 #: the api-versions served (the newest first)
 IDENTITY_API_VERSIONS = ("2023-10-01", "2023-08-01", "2022-10-01")
@@ -77,6 +79,8 @@ class IdentityService:
         self.access_key = access_key or base64.b64encode(secrets.token_bytes(32)).decode("ascii")
         self._key = _decode_key(self.access_key)
         self._users: set[str] = set()
+        #: every request the identity routes received, in order (signed or not), for tests to inspect
+        self.received: list[ReceivedRequest] = []
 
     def __repr__(self) -> str:
         return f"<IdentityService resource={self._acs.resource_id!r}>"  # never the key
@@ -95,6 +99,7 @@ class IdentityService:
     def _endpoint(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             body = await request.body()
+            self.received.append(ReceivedRequest(request.method, _target(request), dict(request.headers), body))
             try:
                 self._authenticate(request, body)
                 version = request.query_params.get("api-version")
@@ -124,10 +129,7 @@ class IdentityService:
             raise _denied("x-ms-date is more than 15 minutes away from the service's time.")
         if not hmac.compare_digest(content_hash, base64.b64encode(hashlib.sha256(body).digest()).decode()):
             raise _denied("x-ms-content-sha256 does not match the body.")
-        path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
-        query = request.scope.get("query_string", b"").decode("latin-1")
-        target = f"{path}?{query}" if query else path
-        to_sign = f"{request.method}\n{target}\n{date};{host};{content_hash}"
+        to_sign = f"{request.method}\n{_target(request)}\n{date};{host};{content_hash}"
         expected = base64.b64encode(hmac.new(self._key, to_sign.encode("utf-8"), hashlib.sha256).digest()).decode()
         if not hmac.compare_digest(fields.get("Signature", ""), expected):
             raise _denied("The request's signature does not match (check the access key).")
@@ -178,6 +180,22 @@ class IdentityService:
         raw_id = f"8:acs:{self._acs.resource_id}_{user}"
         self._users.add(raw_id)
         return _json(200, self._token(raw_id, ["chat", "voip"], _MINUTES[0]))
+
+
+@dataclasses.dataclass(frozen=True)
+class ReceivedRequest:
+    """One request as the identity routes received it: ``target`` is the path and query exactly as sent."""
+
+    method: str
+    target: str
+    headers: dict[str, str]
+    body: bytes
+
+
+def _target(request: Request) -> str:
+    path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    return f"{path}?{query}" if query else path
 
 
 def _parse(body: bytes) -> Json:

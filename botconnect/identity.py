@@ -1,0 +1,160 @@
+"""The Azure Communication Services identity service (sync): users and their access tokens.
+
+Names as in ``azure.communication.identity``; the async twin is ``botconnect_aio.identity``::
+
+    client = CommunicationIdentityClient.from_connection_string(connection_string)
+    user, token = client.create_user_and_token([CommunicationTokenScope.CHAT])
+    chat = ChatClient(endpoint, CommunicationTokenCredential(token.token))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any, cast
+
+import httpx
+
+from ._core.auth import AccessToken
+from ._core.hmac_auth import KeyCredential, parse_connection_string
+from ._core.requests import identity as build
+from ._core.retry import RetryPolicy
+from ._pipeline import Pipeline, TokenCredential
+from .models.identifiers import CommunicationUserIdentifier
+from .models.identity import CommunicationTokenScope
+
+__all__ = ["AccessToken", "CommunicationIdentityClient", "CommunicationTokenScope", "CommunicationUserIdentifier"]
+
+
+class CommunicationIdentityClient:
+    """The identity service of the ACS resource at ``endpoint`` (``https://<resource>.communication.azure.com``;
+    ``https://`` is added to a bare host name).
+
+    ``credential``: the resource's access key (a str, or azure-core's ``AzureKeyCredential``, read at every call
+    so ``update()`` rotates it), each request signed with HMAC-SHA256; or a token credential (``get_token``, e.g.
+    azure-identity's) for an Entra ID token. Either is only sent to the endpoint's own host, over https (plain
+    http to loopback only). ``api_version`` defaults to 2023-10-01, as azure-communication-identity 1.5.0.
+    Tokens come back as :class:`AccessToken` ``(token, expires_on)``, ``expires_on`` in Unix seconds.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        credential: str | KeyCredential | TokenCredential,
+        *,
+        api_version: str = build.DEFAULT_API_VERSION,
+        http_client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        retry_policy: RetryPolicy | None = None,
+        user_agent: str | None = None,
+    ) -> None:
+        self._context = build.identity_context(endpoint, api_version)
+        config = build.identity_config(
+            self._context, credential, timeout=timeout, retry_policy=retry_policy, user_agent=user_agent
+        )
+        bearer = cast(TokenCredential, credential) if config.scopes is not None else None  # else config signs
+        self._pipeline = Pipeline(config=config, credential=bearer, http_client=http_client, transport=transport)
+
+    @classmethod
+    def from_connection_string(cls, conn_str: str, **kwargs: Any) -> CommunicationIdentityClient:
+        """A client from ``endpoint=https://<resource>.communication.azure.com/;accesskey=<key>`` (the other
+        keyword arguments are the constructor's)."""
+        endpoint, access_key = parse_connection_string(conn_str)
+        return cls(endpoint, access_key, **kwargs)
+
+    @property
+    def endpoint(self) -> str:
+        """The resource's URL, as requests are sent to it."""
+        return str(self._context.endpoint)
+
+    @property
+    def api_version(self) -> str:
+        """The identity API version every request carries."""
+        return self._context.api_version
+
+    def create_user(
+        self, *, timeout: float | None = None, retry_policy: RetryPolicy | None = None, deadline: float | None = None
+    ) -> CommunicationUserIdentifier:
+        """Create a user (no token). Not retried once the service may have created it."""
+        operation = build.build_create_user(self._context)
+        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
+
+    def create_user_and_token(
+        self,
+        scopes: Sequence[CommunicationTokenScope | str],
+        *,
+        token_expires_in: timedelta | None = None,
+        timeout: float | None = None,
+        retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
+    ) -> tuple[CommunicationUserIdentifier, AccessToken]:
+        """Create a user and a token for ``scopes``, valid ``token_expires_in`` (1 to 24 hours; default 24)."""
+        operation = build.build_create_user_and_token(self._context, scopes, token_expires_in)
+        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
+
+    def get_token(
+        self,
+        user: CommunicationUserIdentifier,
+        scopes: Sequence[CommunicationTokenScope | str],
+        *,
+        token_expires_in: timedelta | None = None,
+        timeout: float | None = None,
+        retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
+    ) -> AccessToken:
+        """A new token for ``user`` with ``scopes``, valid ``token_expires_in`` (1 to 24 hours; default 24)."""
+        operation = build.build_get_token(self._context, user, scopes, token_expires_in)
+        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
+
+    def revoke_tokens(
+        self,
+        user: CommunicationUserIdentifier,
+        *,
+        timeout: float | None = None,
+        retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
+    ) -> None:
+        """Revoke every token issued to ``user`` so far (tokens issued later work)."""
+        operation = build.build_revoke_tokens(self._context, user)
+        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
+
+    def delete_user(
+        self,
+        user: CommunicationUserIdentifier,
+        *,
+        timeout: float | None = None,
+        retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
+    ) -> None:
+        """Delete ``user`` and its data, revoking all its tokens."""
+        operation = build.build_delete_user(self._context, user)
+        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
+
+    def get_token_for_teams_user(
+        self,
+        aad_token: str,
+        client_id: str,
+        user_object_id: str,
+        *,
+        timeout: float | None = None,
+        retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
+    ) -> AccessToken:
+        """Exchange a Teams user's Entra ID token (for app ``client_id``, user ``user_object_id``) for an ACS token
+        expiring with it."""
+        operation = build.build_get_token_for_teams_user(self._context, aad_token, client_id, user_object_id)
+        return self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
+
+    def close(self) -> None:
+        """Close the connection pool (a user-supplied ``http_client`` is left open). Safe to call twice."""
+        self._pipeline.close()
+
+    def __enter__(self) -> CommunicationIdentityClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<CommunicationIdentityClient endpoint={self.endpoint!r} api_version={self.api_version!r}>"
