@@ -139,12 +139,18 @@ def test_send_after_close_raises(env: Env, dl_server: DirectLineServer) -> None:
 
 def test_watermark_moves_with_what_was_handed_out(env: Env, dl_server: DirectLineServer) -> None:
     with secret_client(env, dl_server) as client, opened(env, client) as conv:
-        conv.send("a")
+        store = dl_server.emulator.store
+
+        def two_at_once() -> None:  # stored in one go on the emulator's loop: they go out in one activity set
+            conversation = store.conversations[conv.conversation_id]
+            for text in ("a", "b"):
+                store.append(conversation, {"type": "message", "text": text}, from_bot=True)
+
+        store.on_loop(two_at_once)
         iterator = conv.activities(timeout=10)
-        wait_until(lambda: len(dl_server.activities(conv.conversation_id)) == 2, "the echo")
         assert next(iterator).text == "a"
-        assert conv.watermark is None  # "echo: a" is not handed out yet: resuming must replay it
-        assert next(iterator).text == "echo: a"
+        assert conv.watermark is None  # "b" is not handed out yet: resuming must replay it
+        assert next(iterator).text == "b"
         assert conv.watermark == "2"
 
 

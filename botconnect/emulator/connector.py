@@ -18,11 +18,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import json
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
@@ -46,7 +45,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-Listener = Callable[["Conversation"], None]
+#: told of each change: the conversation's log grew (None), or an activity that is only pushed live (typing)
+Listener = Callable[["Conversation", "dict[str, Any] | None"], None]
 
 _RFC3339 = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
@@ -201,14 +201,6 @@ def activity_problem(activity: Any, *, need_type: bool = True) -> str | None:
     return shape_problem(activity, ACTIVITY)
 
 
-def is_stream_update(activity: dict[str, Any]) -> bool:
-    """Whether ``activity`` is part of a streamed reply (it has a ``streaminfo`` entity)."""
-    entities = activity.get("entities")
-    return isinstance(entities, list) and any(
-        isinstance(entity, dict) and entity.get("type") == "streaminfo" for entity in entities
-    )
-
-
 def _is_date_time(value: str) -> bool:
     if not _RFC3339.fullmatch(value):
         return False
@@ -235,6 +227,8 @@ class Conversation:
     history: list[list[dict[str, Any]]] = attrs.field(factory=list)
     #: a Direct Line client started it (POST /v3/directline/conversations)
     started: bool = False
+    #: the number of the next activity's id, typing included (typing is numbered but never logged)
+    sequence: int = 0
 
     def visible(self, start: int = 0, end: int | None = None) -> list[dict[str, Any]]:
         stop = len(self.activities) if end is None else end
@@ -278,7 +272,6 @@ class Store:
         self.attachments: dict[str, StoredAttachment] = {}
         self.listeners: list[Listener] = []
         self.loop: asyncio.AbstractEventLoop | None = None
-        self._holds: dict[str, int] = {}
 
     def reset(self) -> None:
         self.conversations.clear()
@@ -307,38 +300,26 @@ class Store:
         return conversation
 
     def append(self, conversation: Conversation, activity: dict[str, Any], *, from_bot: bool = False) -> dict[str, Any]:
-        """Store ``activity`` at the end of the log (id, conversation, channel, timestamp set); wake the readers."""
+        """Store ``activity`` at the end of the log (id, conversation, channel, timestamp set) and wake the readers
+        at once, mid-turn too (the service shows each activity as it is sent). A typing activity gets an id but is
+        only pushed to live readers: Direct Line keeps no typing in the history."""
         stored = {k: v for k, v in activity.items() if v is not None}
+        number = max(conversation.sequence, _number_after(conversation))
         stored.update(
-            id=f"{conversation.id}|{len(conversation.activities):07d}",
+            id=f"{conversation.id}|{number:07d}",
             channelId=conversation.channel_id,
             conversation=self.conversation_account(conversation),
             timestamp=now_iso(),
         )
+        conversation.sequence = number + 1
         if from_bot and not stored.get("from"):
             stored["from"] = dict(self.bot_account)
-        conversation.activities.append(stored)
-        # a streamed update is shown as it is sent, even while a client's post is held (Teams and Web Chat render
-        # the stream live): readers get everything up to it, in order
-        if not self._holds.get(conversation.id) or is_stream_update(stored):
-            self._notify(conversation)
-        return stored
-
-    @contextlib.contextmanager
-    def holding(self, conversation: Conversation) -> Iterator[None]:
-        """Readers are woken once the block ends (a post and the bot's answers to it go out in one frame)."""
-        self._holds[conversation.id] = self._holds.get(conversation.id, 0) + 1
-        try:
-            yield
-        finally:
-            self._holds[conversation.id] -= 1
-            if not self._holds[conversation.id]:
-                del self._holds[conversation.id]
-                self._notify(conversation)
-
-    def _notify(self, conversation: Conversation) -> None:
+        live_only = stored.get("type") == "typing"
+        if not live_only:
+            conversation.activities.append(stored)
         for listener in list(self.listeners):
-            listener(conversation)
+            listener(conversation, stored if live_only else None)
+        return stored
 
     def conversation_account(self, conversation: Conversation) -> dict[str, Any]:
         account: dict[str, Any] = {"id": conversation.id}
@@ -357,6 +338,14 @@ class Store:
 
     def attachment_url(self, attachment: StoredAttachment, view: str = "original") -> str:
         return f"{self.service_url}v3/attachments/{attachment.id}/views/{view}"
+
+
+def _number_after(conversation: Conversation) -> int:
+    """One past the number of the last logged activity's id (a log restored without its ``sequence``)."""
+    if not conversation.activities:
+        return 0
+    _, _, number = str(conversation.activities[-1].get("id", "")).rpartition("|")
+    return int(number) + 1 if number.isdigit() else len(conversation.activities)
 
 
 class Authorizer(Protocol):

@@ -114,6 +114,8 @@ class _Stream:
     position: int
     wake: asyncio.Event = attrs.field(factory=asyncio.Event)
     commands: list[tuple[str, str]] = attrs.field(factory=list)
+    #: typing pushed while this stream was open, each with the log's length then (it goes out after those)
+    live: list[tuple[int, dict[str, Any]]] = attrs.field(factory=list)
     silent: bool = False
     closed: bool = False
     frames: int = 0
@@ -229,9 +231,11 @@ class DirectLine:
 
         self.store.on_loop(send)
 
-    def _wake(self, conversation: Conversation) -> None:
+    def _wake(self, conversation: Conversation, live: dict[str, Any] | None) -> None:
         for stream in self._streams:
             if stream.conversation_id == conversation.id:
+                if live is not None:
+                    stream.live.append((len(conversation.activities), live))
                 stream.wake.set()
 
     # -- tokens and auth -------------------------------------------------------------------------------------
@@ -403,12 +407,11 @@ class DirectLine:
         sender = activity["from"]
         if conversation.add_member({**sender, "role": sender.get("role") or "user"}):
             await self._notify_bot(conversation, [dict(sender)], sender)
-        with self.store.holding(conversation):
-            stored = self.store.append(conversation, activity)
-            if self.faults.post_failures:
-                status = self.faults.post_failures.pop(0)
-                return error(status, "BotError", "Failed to send activity: bot returned an error")
-            result = await self.deliver(self._for_bot(stored))
+        stored = self.store.append(conversation, activity)
+        if self.faults.post_failures:
+            status = self.faults.post_failures.pop(0)
+            return error(status, "BotError", "Failed to send activity: bot returned an error")
+        result = await self.deliver(self._for_bot(stored))
         inline = activity.get("type") == "invoke" or activity.get("deliveryMode") == "expectReplies"
         relayed = result.invoke_response if inline else None
         if relayed is not None:
@@ -533,16 +536,28 @@ class DirectLine:
                     stream.silent = True
                 elif name == "inject" and not stream.silent:
                     await websocket.send_text(argument)
-            if not stream.silent and stream.position < len(conversation.activities):
+            if stream.silent:
+                stream.live.clear()
+            elif stream.live or stream.position < len(conversation.activities):
                 limit = self.faults.drop_after_frames
                 if limit is not None and stream.frames >= limit:
                     return
-                end = len(conversation.activities)
-                begin = max(0, stream.position - self.faults.overlap)
-                text = json.dumps({"activities": conversation.visible(begin, end), "watermark": str(end)})
+                # everything logged before the next typing goes first, then the typing (without a watermark:
+                # it is not in the history, so it moves no client's position)
+                end = (
+                    min(stream.live[0][0], len(conversation.activities))
+                    if stream.live
+                    else len(conversation.activities)
+                )
+                if stream.position < end:
+                    begin = max(0, stream.position - self.faults.overlap)
+                    frame: dict[str, Any] = {"activities": conversation.visible(begin, end), "watermark": str(end)}
+                    stream.position = end
+                else:
+                    frame = {"activities": [stream.live.pop(0)[1]]}
+                text = json.dumps(frame)
                 for _ in range(2 if self.faults.duplicate_frames else 1):
                     await websocket.send_text(text)
-                stream.position = end
                 stream.frames += 1
                 continue
             stream.wake.clear()
