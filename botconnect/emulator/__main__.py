@@ -129,6 +129,7 @@ def _banner(emulator: Emulator, faults: Faults) -> list[str]:
     url = emulator.url
     lines = [
         f"botconnect emulator on {url}",
+        f"  Chat page    {url}/  (chat with the bot, inspect every activity)",
         f"  Direct Line  endpoint {url}  secret {emulator.secret}",
         f"  Connector    serviceUrl {emulator.service_url}",
     ]

@@ -22,9 +22,11 @@ from starlette.routing import BaseRoute, Route
 from botconnect._core.auth import CloudSettings
 
 from .bots import BotDelivery, EchoBot, OAuthIssuer
+from .chat_page import ChatPage
 from .connector import Connector, Store, error
 from .directline import DirectLine
 from .faults import FaultMiddleware, Faults, Receive, Scope, Send
+from .inspector import Inspector
 from .signing import SigningService
 from .teams import TeamsService
 from .token_service import TokenService
@@ -122,6 +124,11 @@ class EmulatorApp:
         routes += self.directline.routes() + self.connector.routes() + self.auth.routes() + self.signing.routes()
         routes += self.teams.routes()
         routes += self.token_service.routes()
+        #: the activity inspector's feed (every activity to and from the bot), shown by the chat page at ``/``
+        self.inspector = Inspector()
+        self.directline.deliver = self.inspector.tap_delivery(self.directline.deliver)
+        page = ChatPage(secret=lambda: self.directline.secret, bot_account=lambda: self.store.bot_account)
+        routes += self.inspector.routes() + page.routes()
         if self.echo_bot is not None:
             routes += self.echo_bot.routes()
         if self.acs is not None:
@@ -131,7 +138,7 @@ class EmulatorApp:
         self.starlette = Starlette(
             routes=routes, exception_handlers={HTTPException: _http_error, Exception: _server_error}
         )
-        self.asgi = FaultMiddleware(self.starlette, lambda: self.faults)
+        self.asgi = FaultMiddleware(self.inspector.tap_bot_calls(self.starlette), lambda: self.faults)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.asgi(scope, receive, send)
@@ -167,6 +174,7 @@ class EmulatorApp:
         self.store.reset()
         self.teams.reset()
         self.directline.reset()
+        self.inspector.reset()
         self.faults.clear()
         self.delivery.delivered.clear()
         self.signing.hits.clear()
