@@ -6,7 +6,7 @@ A paged operation is described by one function ``token -> Operation[Page[T]]``; 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Generic, TypeVar
 from urllib.parse import urlparse, urlunparse
 
@@ -34,11 +34,32 @@ class Page(Generic[T]):
     def __iter__(self) -> Iterator[T]:
         return iter(self.items)
 
+    def __aiter__(self) -> AsyncIterator[T]:
+        """``async for item in page``: the items are already here, but code written for azure-core's
+        ``AsyncItemPaged`` iterates the pages of ``by_page()`` that way."""
+        return _AsyncItems(iter(self.items))
+
     def __len__(self) -> int:
         return len(self.items)
 
     def __repr__(self) -> str:
         return f"Page(items={len(self.items)}, continuation_token={self.continuation_token!r})"
+
+
+class _AsyncItems(AsyncIterator[T]):
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Iterator[T]) -> None:
+        self._items = items
+
+    def __aiter__(self) -> _AsyncItems[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        try:
+            return next(self._items)
+        except StopIteration:
+            raise StopAsyncIteration from None
 
 
 def resolve_next_link(base: httpx.URL, next_link: str) -> httpx.URL:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, TypedDict, runtime_checkable
 
 import attrs
 
@@ -24,11 +24,17 @@ __all__ = [
     "CommunicationCloudEnvironment",
     "CommunicationIdentifier",
     "CommunicationIdentifierKind",
+    "CommunicationIdentifierLike",
     "CommunicationUserIdentifier",
+    "CommunicationUserProperties",
     "MicrosoftTeamsAppIdentifier",
+    "MicrosoftTeamsAppProperties",
     "MicrosoftTeamsUserIdentifier",
+    "MicrosoftTeamsUserProperties",
     "PhoneNumberIdentifier",
+    "PhoneNumberProperties",
     "UnknownIdentifier",
+    "as_identifier",
     "identifier_from_raw_id",
     "identifier_from_wire",
     "identifier_to_wire",
@@ -46,11 +52,75 @@ class CommunicationIdentifierKind(enum.StrEnum):
 
 
 class CommunicationCloudEnvironment(enum.StrEnum):
-    """The cloud a Teams user or app belongs to (wire values)."""
+    """The cloud a Teams user or app belongs to, with the Azure SDK's values (``"PUBLIC"``, ``"DOD"``, ``"GCCH"``).
 
-    PUBLIC = "public"
-    DOD = "dod"
-    GCCH = "gcch"
+    Looked up case-insensitively, as the Azure SDK's enum is: ``CommunicationCloudEnvironment("public")`` is
+    ``PUBLIC``. The wire carries the lowercase form (``"cloud": "public"``).
+    """
+
+    PUBLIC = "PUBLIC"
+    DOD = "DOD"
+    GCCH = "GCCH"
+
+    @classmethod
+    def _missing_(cls, value: object) -> CommunicationCloudEnvironment | None:
+        if isinstance(value, str):
+            upper = value.upper()
+            for member in cls:
+                if member.value == upper:
+                    return member
+        return None
+
+    @property
+    def wire_value(self) -> str:
+        """The form the service sends and expects (``"public"``, ``"dod"``, ``"gcch"``)."""
+        return self.value.lower()
+
+
+class CommunicationUserProperties(TypedDict):
+    """``CommunicationUserIdentifier.properties``: the user's id as the identity service gave it."""
+
+    id: str
+
+
+class PhoneNumberProperties(TypedDict):
+    """``PhoneNumberIdentifier.properties``: the number, usually E.164."""
+
+    value: str
+
+
+class MicrosoftTeamsUserProperties(TypedDict):
+    """``MicrosoftTeamsUserIdentifier.properties``."""
+
+    user_id: str
+    is_anonymous: bool
+    cloud: CommunicationCloudEnvironment | str
+
+
+class MicrosoftTeamsAppProperties(TypedDict):
+    """``MicrosoftTeamsAppIdentifier.properties``."""
+
+    app_id: str
+    cloud: CommunicationCloudEnvironment | str
+
+
+@runtime_checkable
+class CommunicationIdentifierLike(Protocol):
+    """Anything shaped like an identifier: ``raw_id``, ``kind`` and ``properties``.
+
+    The Azure SDKs' identifiers (``azure.communication.identity.CommunicationUserIdentifier`` from
+    ``CommunicationIdentityClient.create_user()``, ...) are such objects; every method taking an identifier
+    accepts them and converts them with :func:`as_identifier`.
+    """
+
+    @property
+    def raw_id(self) -> str: ...
+
+    @property
+    def kind(self) -> Any: ...
+
+    @property
+    def properties(self) -> Mapping[str, Any]: ...
 
 
 def _cloud(value: CommunicationCloudEnvironment | str) -> CommunicationCloudEnvironment:
@@ -59,9 +129,9 @@ def _cloud(value: CommunicationCloudEnvironment | str) -> CommunicationCloudEnvi
     if not isinstance(value, str):
         raise TypeError(f"cloud must be a CommunicationCloudEnvironment or str, got {type(value).__name__}")
     try:
-        return CommunicationCloudEnvironment(value.lower())
+        return CommunicationCloudEnvironment(value)
     except ValueError:
-        raise ValueError(f"unknown cloud {value!r}: expected one of public, dod, gcch") from None
+        raise ValueError(f"unknown cloud {value!r}: expected one of PUBLIC, DOD, GCCH") from None
 
 
 def _non_empty(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -88,14 +158,15 @@ class CommunicationIdentifier:
         raise NotImplementedError  # pragma: no cover
 
     @property
-    def properties(self) -> dict[str, Any]:
+    def properties(self) -> Mapping[str, Any]:
         """The kind-specific fields, keyed like the Azure SDK's ``properties``."""
         return {}
 
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, CommunicationIdentifier):
-            return NotImplemented
-        return self.raw_id == other.raw_id
+        # an Azure SDK identifier compares equal by raw id too, as theirs compare with ours
+        if isinstance(other, CommunicationIdentifier) or _is_identifier_like(other):
+            return bool(self.raw_id == other.raw_id)  # type: ignore[attr-defined]
+        return NotImplemented
 
     def __hash__(self) -> int:
         return hash(self.raw_id)
@@ -166,7 +237,7 @@ class CommunicationUserIdentifier(CommunicationIdentifier):
         return self._raw_id if self._raw_id is not None else self.id
 
     @property
-    def properties(self) -> dict[str, Any]:
+    def properties(self) -> CommunicationUserProperties:
         return {"id": self.id}
 
 
@@ -187,7 +258,7 @@ class PhoneNumberIdentifier(CommunicationIdentifier):
         return self._raw_id if self._raw_id is not None else _PHONE_PREFIX + self.value
 
     @property
-    def properties(self) -> dict[str, Any]:
+    def properties(self) -> PhoneNumberProperties:
         return {"value": self.value}
 
     @property
@@ -228,7 +299,7 @@ class MicrosoftTeamsUserIdentifier(CommunicationIdentifier):
         return _TEAMS_USER_PREFIXES[self.cloud] + self.user_id
 
     @property
-    def properties(self) -> dict[str, Any]:
+    def properties(self) -> MicrosoftTeamsUserProperties:
         return {"user_id": self.user_id, "is_anonymous": self.is_anonymous, "cloud": self.cloud}
 
 
@@ -252,7 +323,7 @@ class MicrosoftTeamsAppIdentifier(CommunicationIdentifier):
         return self._raw_id if self._raw_id is not None else _TEAMS_APP_PREFIXES[self.cloud] + self.app_id
 
     @property
-    def properties(self) -> dict[str, Any]:
+    def properties(self) -> MicrosoftTeamsAppProperties:
         return {"app_id": self.app_id, "cloud": self.cloud}
 
 
@@ -317,6 +388,64 @@ def _after(raw_id: str, prefix: str) -> str | None:
     return raw_id[len(prefix) :] if raw_id.startswith(prefix) else None
 
 
+# -- identifiers of other SDKs --------------------------------------------------------------------------------
+
+
+def _is_identifier_like(value: object) -> bool:
+    return (
+        isinstance(getattr(value, "raw_id", None), str)
+        and hasattr(value, "kind")
+        and isinstance(getattr(value, "properties", None), Mapping)
+    )
+
+
+def _from_kind(kind: str, props: Mapping[str, Any], raw_id: str | None) -> CommunicationIdentifier | None:
+    if kind == "communication_user":
+        return CommunicationUserIdentifier(props["id"], raw_id=raw_id)
+    if kind == "phone_number":
+        return PhoneNumberIdentifier(props["value"], raw_id=raw_id)
+    if kind == "microsoft_teams_user":
+        return MicrosoftTeamsUserIdentifier(
+            props["user_id"],
+            is_anonymous=bool(props.get("is_anonymous", False)),
+            cloud=props.get("cloud") or CommunicationCloudEnvironment.PUBLIC,
+            raw_id=raw_id,
+        )
+    if kind in ("microsoft_teams_app", "microsoft_bot"):
+        app_id = props["app_id"] if "app_id" in props else props["bot_id"]
+        return MicrosoftTeamsAppIdentifier(
+            app_id, cloud=props.get("cloud") or CommunicationCloudEnvironment.PUBLIC, raw_id=raw_id
+        )
+    return None
+
+
+def as_identifier(value: Any, name: str = "identifier") -> CommunicationIdentifier:
+    """``value`` as one of this SDK's identifiers: ours are returned as they are; an identifier-shaped object (an
+    Azure SDK's, see :class:`CommunicationIdentifierLike`) becomes the class of its ``kind`` with the same
+    ``raw_id`` and properties, or, for a kind this SDK does not know or properties that do not fit it, the
+    identifier its raw id stands for (:func:`identifier_from_raw_id`). Anything else is a TypeError."""
+    if isinstance(value, CommunicationIdentifier):
+        return value
+    if not _is_identifier_like(value):
+        raise TypeError(
+            f"{name} must be a CommunicationIdentifier or an object with raw_id, kind and properties "
+            f"(use identifier_from_raw_id for a raw id), got {type(value).__name__}"
+        )
+    raw_id: str = value.raw_id
+    kind = value.kind
+    kind = getattr(kind, "value", kind)  # the Azure SDK's kinds are a (str, Enum)
+    if isinstance(kind, str):
+        try:
+            converted = _from_kind(kind, value.properties, raw_id or None)
+        except (KeyError, TypeError, ValueError):
+            converted = None  # properties that do not fit the kind: the raw id still says who it is
+        if converted is not None:
+            return converted
+    if not raw_id:
+        raise ValueError(f"{name} has an empty raw_id and no properties this SDK can read")
+    return identifier_from_raw_id(raw_id)
+
+
 # -- wire form ------------------------------------------------------------------------------------------------
 
 _WIRE_KINDS: dict[type[CommunicationIdentifier], str] = {
@@ -334,6 +463,8 @@ def identifier_to_wire(identifier: CommunicationIdentifier, *, include_kind: boo
     ``kind`` otherwise; True/False (what requests use, by API version) always builds the dict from the fields.
     An :class:`UnknownIdentifier` that came from the wire is always written back exactly as it came.
     """
+    if not isinstance(identifier, CommunicationIdentifier):
+        identifier = as_identifier(identifier)
     if isinstance(identifier, UnknownIdentifier):
         if identifier.raw is not None:
             raw: dict[str, Any] = _copy_json(identifier.raw)
@@ -354,9 +485,13 @@ def identifier_to_wire(identifier: CommunicationIdentifier, *, include_kind: boo
     elif isinstance(identifier, PhoneNumberIdentifier):
         body = {"value": identifier.value}
     elif isinstance(identifier, MicrosoftTeamsUserIdentifier):
-        body = {"userId": identifier.user_id, "isAnonymous": identifier.is_anonymous, "cloud": identifier.cloud.value}
+        body = {
+            "userId": identifier.user_id,
+            "isAnonymous": identifier.is_anonymous,
+            "cloud": identifier.cloud.wire_value,
+        }
     elif isinstance(identifier, MicrosoftTeamsAppIdentifier):
-        body = {"appId": identifier.app_id, "cloud": identifier.cloud.value}
+        body = {"appId": identifier.app_id, "cloud": identifier.cloud.wire_value}
     else:
         raise TypeError(f"expected a CommunicationIdentifier, got {type(identifier).__name__}")
     wire_kind = _WIRE_KINDS[type(identifier)]
@@ -428,7 +563,7 @@ def _wire_cloud(props: Mapping[str, Any]) -> CommunicationCloudEnvironment | Non
         return CommunicationCloudEnvironment.PUBLIC
     if isinstance(value, str):
         try:
-            return CommunicationCloudEnvironment(value.lower())
+            return CommunicationCloudEnvironment(value)
         except ValueError:
             return None
     return None

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any, TypeVar
 
 import httpx
 
+from botconnect._core.operation import Operation
 from botconnect._core.requests import chat as build
 from botconnect._core.retry import RetryPolicy
 from botconnect.models.chat import ChatParticipant, ChatRetentionPolicy, ChatThreadItem, CreateChatThreadResult
@@ -17,6 +19,8 @@ from ._credential import CommunicationTokenCredential
 from ._thread_client import ChatThreadClient
 
 __all__ = ["ChatClient"]
+
+T = TypeVar("T")
 
 
 class ChatClient:
@@ -40,14 +44,24 @@ class ChatClient:
         timeout: float | httpx.Timeout | None = None,
         retry_policy: RetryPolicy | None = None,
         user_agent: str | None = None,
+        **kwargs: Any,
     ) -> None:
-        self._context = build.chat_context(endpoint, api_version)
-        config = build.chat_config(
-            self._context, credential, timeout=timeout, retry_policy=retry_policy, user_agent=user_agent
+        self._context, config, options = build.chat_client_setup(
+            endpoint,
+            credential,
+            api_version,
+            kwargs,
+            where="ChatClient",
+            timeout=timeout,
+            retry_policy=retry_policy,
+            user_agent=user_agent,
+            transport=transport,
+            transport_type=httpx.AsyncBaseTransport,
         )
+        self._azure = options.calls
         self._credential = credential
         self._pipeline = AsyncPipeline(
-            config=config, credential=credential, http_client=http_client, transport=transport
+            config=config, credential=credential, http_client=http_client, transport=options.transport
         )
         self._entered_credential = False
 
@@ -62,7 +76,7 @@ class ChatClient:
     def get_chat_thread_client(self, thread_id: str) -> ChatThreadClient:
         """A client for one thread, sharing this client's connections, credential and settings (use it while this
         client is open; closing it leaves this client's connections open)."""
-        return ChatThreadClient._bind(self._context, self._pipeline, self._credential, thread_id)
+        return ChatThreadClient._bind(self._context, self._pipeline, self._credential, thread_id, self._azure)
 
     async def create_chat_thread(
         self,
@@ -75,6 +89,7 @@ class ChatClient:
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
         deadline: float | None = None,
+        **kwargs: Any,
     ) -> CreateChatThreadResult:
         """Create a thread; ``result.errors`` pairs each participant that could not be added with its error.
 
@@ -89,7 +104,7 @@ class ChatClient:
             metadata=metadata,
             retention_policy=retention_policy,
         )
-        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
+        return await self._run("create_chat_thread", operation, kwargs, timeout, retry_policy, deadline)
 
     async def delete_chat_thread(
         self,
@@ -98,17 +113,32 @@ class ChatClient:
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
         deadline: float | None = None,
+        **kwargs: Any,
     ) -> None:
         """Delete a thread."""
         operation = build.build_delete_chat_thread(self._context, thread_id)
-        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
+        return await self._run("delete_chat_thread", operation, kwargs, timeout, retry_policy, deadline)
 
     def list_chat_threads(
-        self, *, results_per_page: int | None = None, start_time: datetime | None = None
+        self, *, results_per_page: int | None = None, start_time: datetime | None = None, **kwargs: Any
     ) -> AsyncItemPaged[ChatThreadItem]:
         """The threads the user is in, newest first; ``start_time`` keeps those with activity after it."""
         factory = build.build_list_chat_threads(self._context, results_per_page, start_time)
-        return AsyncItemPaged(factory, self._pipeline.run)
+        return AsyncItemPaged(factory, self._azure.runner(self._pipeline.run, kwargs, "list_chat_threads"))
+
+    async def _run(
+        self,
+        where: str,
+        operation: Operation[T],
+        kwargs: dict[str, Any],
+        timeout: float | None,
+        retry_policy: RetryPolicy | None,
+        deadline: float | None,
+    ) -> T:
+        operation, options = self._azure.prepare(
+            operation, kwargs, timeout=timeout, retry_policy=retry_policy, deadline=deadline, where=where
+        )
+        return await self._pipeline.run(operation, **options)
 
     async def close(self) -> None:
         """Close the connection pool (a user-supplied ``http_client`` is left open). Safe to call twice."""

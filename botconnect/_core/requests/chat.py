@@ -34,13 +34,19 @@ from ...models.chat import (
     CreateChatThreadResult,
     SendChatMessageResult,
 )
-from ...models.identifiers import CommunicationIdentifier, identifier_from_raw_id, identifier_to_wire
+from ...models.identifiers import (
+    CommunicationIdentifier,
+    CommunicationIdentifierLike,
+    as_identifier,
+    identifier_from_raw_id,
+    identifier_to_wire,
+)
 from .. import serde
+from ..azure_compat import ClientOptions, client_options
 from ..operation import Operation
 from ..paging import Page, page_parser, resolve_next_link
-from ..pipeline import CallConfig, default_user_agent, make_timeout
+from ..pipeline import CallConfig
 from ..responses import model_parser, parse_none
-from ..retry import RetryPolicy
 from ..security import HostAllowList, ensure_safe_for_credentials, path_segment
 from ._common import build_url, bytes_request, coerce_model
 
@@ -65,6 +71,8 @@ __all__ = [
     "build_send_typing_notification",
     "build_update_message",
     "build_update_properties",
+    "build_update_topic",
+    "chat_client_setup",
     "chat_config",
     "chat_context",
     "pair_failures",
@@ -104,10 +112,16 @@ class ChatContext:
 
 
 def chat_context(endpoint: str | httpx.URL, api_version: str) -> ChatContext:
-    """Validate the endpoint (an absolute http(s) URL, no query) and the API version."""
+    """Validate the endpoint (an absolute http(s) URL, no query) and the API version.
+
+    An endpoint without a scheme (``contoso.communication.azure.com``) gets ``https://``, as the Azure SDK does.
+    """
     if not isinstance(endpoint, str | httpx.URL):
         raise TypeError(f"endpoint must be a str, got {type(endpoint).__name__}")
-    url = httpx.URL(str(endpoint).strip())
+    text = str(endpoint).strip()
+    if text and "://" not in text:
+        text = "https://" + text
+    url = httpx.URL(text)
     if url.scheme not in ("http", "https") or not url.host:
         raise ValueError(f"endpoint must be an absolute http(s) URL, got {str(endpoint)!r}")
     if url.query or url.fragment:
@@ -117,30 +131,47 @@ def chat_context(endpoint: str | httpx.URL, api_version: str) -> ChatContext:
     return ChatContext(url, api_version.strip())
 
 
-def chat_config(
-    context: ChatContext,
-    credential: Any,
-    *,
-    timeout: float | httpx.Timeout | None,
-    retry_policy: RetryPolicy | None,
-    user_agent: str | None,
-) -> CallConfig:
+def chat_config(context: ChatContext, credential: Any, options: ClientOptions) -> CallConfig:
     """Call settings of a chat client: the token goes to the endpoint's own host only, over https (or loopback)."""
     if credential is None or not callable(getattr(credential, "get_token", None)):
         raise TypeError("credential must have a get_token() method (e.g. CommunicationTokenCredential)")
-    if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
-        raise TypeError("retry_policy must be a RetryPolicy")
-    if user_agent is not None and not isinstance(user_agent, str):
-        raise TypeError("user_agent must be a str")
     allow = HostAllowList.of([context.endpoint.host])
     ensure_safe_for_credentials(context.endpoint, allow)
     return CallConfig(
-        user_agent=default_user_agent(user_agent),
-        timeout=make_timeout(timeout),
-        retry_policy=retry_policy if retry_policy is not None else RetryPolicy(),
+        user_agent=options.user_agent,
+        timeout=options.timeout,
+        retry_policy=options.retry_policy,
         scopes=(),
         trusted_hosts=allow,
     )
+
+
+def chat_client_setup(
+    endpoint: str,
+    credential: Any,
+    api_version: str,
+    kwargs: Mapping[str, Any],
+    *,
+    where: str,
+    timeout: float | httpx.Timeout | None,
+    retry_policy: Any,
+    user_agent: str | None,
+    transport: Any,
+    transport_type: type[Any],
+) -> tuple[ChatContext, CallConfig, ClientOptions]:
+    """Everything a chat client's constructor decides: where it sends, its call settings, and its azure-core
+    keyword arguments (``kwargs``, see :mod:`botconnect._core.azure_compat`)."""
+    context = chat_context(endpoint, api_version)
+    options = client_options(
+        kwargs,
+        where=where,
+        timeout=timeout,
+        retry_policy=retry_policy,
+        user_agent=user_agent,
+        transport=transport,
+        transport_type=transport_type,
+    )
+    return context, chat_config(context, credential, options), options
 
 
 # -- URLs and bodies --------------------------------------------------------------------------------------------
@@ -188,12 +219,8 @@ _coerce = coerce_model
 
 
 def _identifier(ctx: ChatContext, identifier: Any, name: str) -> dict[str, Any]:
-    if not isinstance(identifier, CommunicationIdentifier):
-        raise TypeError(
-            f"{name} must be a CommunicationIdentifier (use identifier_from_raw_id for a raw id), "
-            f"got {type(identifier).__name__}"
-        )
-    return identifier_to_wire(identifier, include_kind=ctx.sends_identifier_kind)
+    """The wire form of one of our identifiers or of an identifier-shaped one (an Azure SDK's), by raw id."""
+    return identifier_to_wire(as_identifier(identifier, name), include_kind=ctx.sends_identifier_kind)
 
 
 def _participants(ctx: ChatContext, participants: Any, name: str) -> list[ChatParticipant]:
@@ -279,23 +306,48 @@ def _next_link_url(ctx: ChatContext, link: str) -> httpx.URL:
     return httpx.URL(text + ("&" if url.query else "?") + urlencode({"api-version": ctx.api_version}))
 
 
+def _as_served(message: ChatMessage) -> ChatMessage:
+    """A message as the service's client gives it: the Azure SDK fills a message's missing content
+    ``participants`` and ``attachments`` with ``[]`` (code written for it iterates them unguarded)."""
+    content = message.content
+    if content is not None:
+        if content.participants is None:
+            content.participants = []
+        if content.attachments is None:
+            content.attachments = []
+    return message
+
+
+def _all_served(messages: list[ChatMessage] | None) -> list[ChatMessage]:
+    return [_as_served(message) for message in messages or ()]
+
+
+def _items(result: Any) -> list[Any]:
+    return result.value or []
+
+
 def _paged(
     ctx: ChatContext,
     path: str,
     query: Sequence[tuple[str, Any]],
     token: str | None,
     collection: type[Any],
+    items: Callable[[Any], list[Any]],
 ) -> Operation[Page[Any]]:
     url = _url(ctx, path, query) if token is None else _next_link_url(ctx, token)
-    parse = page_parser(collection, lambda result: Page(result.value or [], result.next_link))
+    parse = page_parser(collection, lambda result: Page(items(result), result.next_link))
     return Operation(request=_request("GET", url), parse=parse, success=_OK, idempotent=True)
 
 
 def _page_factory(
-    ctx: ChatContext, path: str, query: Sequence[tuple[str, Any]], collection: type[Any]
+    ctx: ChatContext,
+    path: str,
+    query: Sequence[tuple[str, Any]],
+    collection: type[Any],
+    items: Callable[[Any], list[Any]] = _items,
 ) -> Callable[[str | None], Operation[Page[Any]]]:
     def factory(token: str | None) -> Operation[Page[Any]]:
-        return _paged(ctx, path, query, token, collection)
+        return _paged(ctx, path, query, token, collection, items)
 
     return factory
 
@@ -317,7 +369,9 @@ def build_list_messages(
         ("maxPageSize", _int(results_per_page, "results_per_page", 1)),
         ("startTime", _timestamp(start_time, "start_time")),
     ]
-    return _page_factory(ctx, _thread(thread_id) + "/messages", query, ChatMessagesCollection)
+    return _page_factory(
+        ctx, _thread(thread_id) + "/messages", query, ChatMessagesCollection, lambda result: _all_served(result.value)
+    )
 
 
 def build_list_participants(
@@ -391,6 +445,17 @@ def build_get_properties(ctx: ChatContext, thread_id: str) -> Operation[ChatThre
     )
 
 
+def build_update_topic(ctx: ChatContext, thread_id: str, topic: str | None) -> Operation[None]:
+    """``PATCH`` the topic; ``topic=None`` sends ``{}``, which succeeds and changes nothing (the Azure SDK's
+    ``update_topic()`` without a topic)."""
+    body = {} if topic is None else {"topic": _str(topic, "topic")}
+    return Operation(
+        request=_request("PATCH", _url(ctx, _thread(thread_id)), body, _MERGE_PATCH),
+        parse=parse_none,
+        success=_NO_CONTENT,
+    )
+
+
 def build_update_properties(
     ctx: ChatContext,
     thread_id: str,
@@ -434,6 +499,8 @@ def build_send_message(
 ) -> Operation[SendChatMessageResult]:
     """Not retried after the server may have acted: the API has no idempotency key for messages."""
     kind = ChatMessageType.TEXT if chat_message_type is None else chat_message_type
+    if isinstance(kind, str) and not isinstance(kind, ChatMessageType):
+        kind = kind.lower()  # "TEXT" / "Html" too, as the Azure SDK's case-insensitive enum takes them
     if kind not in _SENDABLE_TYPES:
         raise ValueError(f"chat_message_type must be 'text' or 'html', got {chat_message_type!r}")
     body: dict[str, Any] = {"content": _str(content, "content"), "type": ChatMessageType(kind).value}
@@ -450,9 +517,10 @@ def build_send_message(
 
 
 def build_get_message(ctx: ChatContext, thread_id: str, message_id: str) -> Operation[ChatMessage]:
+    parse_message = model_parser(ChatMessage)
     return Operation(
         request=_request("GET", _url(ctx, _message(thread_id, message_id))),
-        parse=model_parser(ChatMessage),
+        parse=lambda response: _as_served(parse_message(response)),
         success=_OK,
         idempotent=True,
     )
@@ -511,7 +579,9 @@ def build_add_participants(
     )
 
 
-def build_remove_participant(ctx: ChatContext, thread_id: str, identifier: CommunicationIdentifier) -> Operation[None]:
+def build_remove_participant(
+    ctx: ChatContext, thread_id: str, identifier: CommunicationIdentifier | CommunicationIdentifierLike
+) -> Operation[None]:
     body = _identifier(ctx, identifier, "identifier")
     return Operation(
         request=_request("POST", _url(ctx, _thread(thread_id) + "/participants/:remove"), body, _JSON),
