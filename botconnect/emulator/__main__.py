@@ -52,6 +52,11 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="serve https with a throwaway CA generated at start (its file is printed: trust it with SSL_CERT_FILE)",
     )
+    p.add_argument(
+        "--event-webhook",
+        metavar="URL",
+        help="POST the ACS Chat events (Event Grid schema, after its subscription validation) to this URL",
+    )
     p.add_argument("--latency", type=float, default=0.0, metavar="SECONDS", help="delay every request")
     p.add_argument("--error-rate", type=float, default=0.0, metavar="RATE", help="answer this fraction with 500")
     p.add_argument("--seed", type=int, help="seed of the fault dice (same seed, same faults)")
@@ -101,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         allow_remote=args.allow_remote,
         oauth_connections=args.oauth_connection,
         tls=args.tls,
+        event_webhook=args.event_webhook,
     )
     try:
         emulator.start()
@@ -143,6 +149,8 @@ def _banner(emulator: Emulator, faults: Faults) -> list[str]:
         lines.append(f"  ACS Chat     endpoint {url}  user {raw_id}")
         lines.append(f"               token {token}")
         lines.append(f"  ACS Identity connection string {emulator.acs_connection_string}")
+        if emulator.events is not None:
+            lines.append(f"  ACS Events   Event Grid deliveries to {emulator.events.url}")
     else:
         lines.append("  ACS Chat     not available (botconnect.emulator.acs is missing)")
     connections = ", ".join(emulator.token_service.connections) or "any connection name"

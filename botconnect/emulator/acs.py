@@ -395,6 +395,8 @@ class AcsChatService:
         self._serial = 0
         self._revoked: dict[str, int] = {}
         self._deleted: set[str] = set()
+        #: where chat events go (an ``events.EventDelivery``, set by ``Emulator(event_webhook=...)``), or None
+        self.events: Any = None
 
     @property
     def resource_id(self) -> str:
@@ -553,6 +555,7 @@ class AcsChatService:
         result: Json = {"chatThread": thread.wire(call.api_version)}
         if invalid:
             result["invalidParticipants"] = invalid
+        self._notify("create", call, thread.id, None)
         return _json(201, result, {"Location": f"{call.base}/chat/threads/{quote(thread.id, safe='@')}"})
 
     def _list_threads(self, call: _Call) -> Response:
@@ -580,6 +583,7 @@ class AcsChatService:
 
     def _delete_thread(self, call: _Call) -> Response:
         self._state.delete_thread(call.caller, call.thread_id)
+        self._notify("delete_thread", call, call.thread_id, None)
         return _empty(204)
 
     # -- messages -----------------------------------------------------------------------------------------------
@@ -599,6 +603,7 @@ class AcsChatService:
             sender_display_name=body.get("senderDisplayName", str),
             metadata=body.metadata("metadata", limit=None),
         )
+        self._notify("send", call, call.thread_id, message.id)
         location = call.thread_url("messages", quote(message.id, safe=""), safe="@")
         return _json(201, {"id": message.id}, {"Location": location})
 
@@ -620,10 +625,12 @@ class AcsChatService:
             _check_content(content)
         metadata = body.metadata_patch("metadata")
         self._state.update_message(call.caller, call.thread_id, call.message_id, content=content, metadata=metadata)
+        self._notify("edit", call, call.thread_id, call.message_id)
         return _empty(204)
 
     def _delete_message(self, call: _Call) -> Response:
         self._state.delete_message(call.caller, call.thread_id, call.message_id)
+        self._notify("delete", call, call.thread_id, call.message_id)
         return _empty(204)
 
     # -- participants, typing, read receipts ---------------------------------------------------------------------
@@ -636,11 +643,17 @@ class AcsChatService:
         participants = _participants(Body(call.body, ""), "participants", call.api_version, required=True)
         if not participants:
             raise bad_request("participants must not be empty.", "participants")
+        before = set(self._state.thread_for(call.caller, call.thread_id).participants)
         invalid = self._state.add_participants(call.caller, call.thread_id, participants, call.api_version)
+        now_in = self._state.threads[call.thread_id].participants
+        self._notify("add", call, call.thread_id, [p for raw_id, p in now_in.items() if raw_id not in before])
         return _json(201, {"invalidParticipants": invalid} if invalid else {})
 
     def _remove_participant(self, call: _Call) -> Response:
-        self._state.remove_participant(call.caller, call.thread_id, _identifier(call.body, ""))
+        raw_id = _identifier(call.body, "")
+        removed = self._state.thread_for(call.caller, call.thread_id).participants.get(raw_id)
+        self._state.remove_participant(call.caller, call.thread_id, raw_id)
+        self._notify("remove", call, call.thread_id, [removed] if removed is not None else [])
         return _empty(204)
 
     def _typing(self, call: _Call) -> Response:
@@ -664,6 +677,11 @@ class AcsChatService:
             for raw_id, receipt in self._state.list_read_receipts(call.caller, call.thread_id)
         ]
         return call.skip_page(receipts, call.thread_url("readReceipts"))
+
+
+    def _notify(self, operation: str, call: _Call, thread_id: str, result: Any) -> None:
+        if self.events is not None:
+            self.events.after(operation, self._state, call.caller, thread_id, result)
 
 
 class _ChatFallback(BaseRoute):

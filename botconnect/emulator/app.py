@@ -74,6 +74,7 @@ class EmulatorApp:
         keepalive_interval: float | None = 30.0,
         acs: bool = True,
         oauth_connections: Iterable[str] = (),
+        event_webhook: str | None = None,
     ) -> None:
         self.faults = faults or Faults()
         self.base_url = IN_PROCESS_URL
@@ -119,6 +120,12 @@ class EmulatorApp:
         self.acs: Any = service() if service is not None else None
         #: the ACS identity service issuing ``acs``'s tokens (None without ACS Chat)
         self.identity: Any = _identity(self.acs)
+        if event_webhook is not None and self.acs is not None:
+            from .events import EventDelivery
+
+            resource = f"Microsoft.Communication/communicationServices/{self.acs.resource_id}"
+            topic = f"/subscriptions/emulator/resourceGroups/emulator/providers/{resource}"
+            self.acs.events = EventDelivery(event_webhook, topic=topic)
         self._in_process: httpx.AsyncBaseTransport | None = None
         routes: list[BaseRoute] = [Route("/_emulator", self._info, methods=["GET"])]
         routes += self.directline.routes() + self.connector.routes() + self.auth.routes() + self.signing.routes()
@@ -168,6 +175,8 @@ class EmulatorApp:
         if self.echo_bot is not None:
             await self.echo_bot.aclose()
         await self.delivery.aclose()
+        if self.acs is not None and self.acs.events is not None:
+            await self.acs.events.aclose()
 
     def reset(self) -> None:
         """Forget every conversation, attachment and fault; reset the counters (tokens stay valid)."""

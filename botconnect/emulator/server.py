@@ -74,7 +74,8 @@ class Emulator:
     :meth:`ssl_context`; its files are deleted at stop): azure-core sends bearer tokens over https only. The ACS
     identity routes check HMAC signatures against :attr:`acs_access_key` (see :attr:`acs_connection_string`).
     ``oauth_connections``: the OAuth connection names its user token service (:attr:`token_service`, at
-    ``emulator.cloud.token_service_url``) knows; without, it accepts any name.
+    ``emulator.cloud.token_service_url``) knows; without, it accepts any name. ``event_webhook``: a URL the ACS
+    Chat events are POSTed to (Event Grid schema), after the subscription validation (:attr:`events`).
     """
 
     def __init__(
@@ -95,6 +96,7 @@ class Emulator:
         allow_remote: bool = False,
         oauth_connections: Iterable[str] = (),
         tls: bool = False,
+        event_webhook: str | None = None,
     ) -> None:
         if tls and not socket:
             raise ValueError("tls=True needs a socket (socket=False serves no network at all)")
@@ -114,6 +116,7 @@ class Emulator:
             keepalive_interval=keepalive_interval,
             bot_account=bot_account,
             oauth_connections=oauth_connections,
+            event_webhook=event_webhook,
         )
         self._lock = threading.RLock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -198,6 +201,11 @@ class Emulator:
     def acs_connection_string(self) -> str:
         """``endpoint=<url>/;accesskey=<key>``, as ``CommunicationIdentityClient.from_connection_string`` takes."""
         return f"endpoint={self.url}/;accesskey={self.acs_access_key}"
+
+    @property
+    def events(self) -> Any:
+        """The ``EventDelivery`` of ``event_webhook`` (``.delivered``, ``.failures``), or None without one."""
+        return self.app.acs.events if self.app.acs is not None else None
 
     @property
     def ca_pem(self) -> str | None:
