@@ -14,6 +14,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from .cors import normalize_origin
 from .faults import TOKEN_FAULTS, FaultRule, Faults
 from .server import Emulator, is_loopback_host
 from .signing import cloud_code
@@ -46,6 +47,13 @@ def parser() -> argparse.ArgumentParser:
         default=[],
         metavar="NAME",
         help="an OAuth connection of the user token service (repeatable; default: any name is accepted)",
+    )
+    p.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="let web pages from ORIGIN (scheme://host[:port]) use the emulator, besides loopback ones (repeatable)",
     )
     p.add_argument(
         "--tls",
@@ -94,6 +102,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"bad fault options: {exc}", file=sys.stderr)
         return 2
+    try:
+        cors_origins = [normalize_origin(origin) for origin in args.cors_origin]
+    except ValueError as exc:
+        print(f"bad --cors-origin: {exc}", file=sys.stderr)
+        return 2
     emulator = Emulator(
         host=args.host,
         port=args.port,
@@ -105,6 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         app_password=args.app_password,
         allow_remote=args.allow_remote,
         oauth_connections=args.oauth_connection,
+        cors_origins=cors_origins,
         tls=args.tls,
         event_webhook=args.event_webhook,
     )
@@ -164,6 +178,8 @@ def _banner(emulator: Emulator, faults: Faults) -> list[str]:
     active += [f"delivery tokens {faults.token}"] if faults.token is not None else []
     if active:
         lines.append("  faults       " + "; ".join(active))
+    origins = ", ".join(sorted(emulator.app.cors.origins))
+    lines.append("  Web pages    from loopback origins" + (f" and {origins}" if origins else " (more: --cors-origin)"))
     lines.append("Press Ctrl+C to stop.")
     return lines
 

@@ -24,6 +24,7 @@ from botconnect._core.auth import CloudSettings
 from .bots import BotDelivery, EchoBot, OAuthIssuer
 from .chat_page import ChatPage
 from .connector import Connector, Store, error
+from .cors import CorsMiddleware
 from .directline import DirectLine
 from .faults import FaultMiddleware, Faults, Receive, Scope, Send
 from .inspector import Inspector
@@ -74,6 +75,7 @@ class EmulatorApp:
         keepalive_interval: float | None = 30.0,
         acs: bool = True,
         oauth_connections: Iterable[str] = (),
+        cors_origins: Iterable[str] = (),
         event_webhook: str | None = None,
     ) -> None:
         self.faults = faults or Faults()
@@ -145,7 +147,10 @@ class EmulatorApp:
         self.starlette = Starlette(
             routes=routes, exception_handlers={HTTPException: _http_error, Exception: _server_error}
         )
-        self.asgi = FaultMiddleware(self.inspector.tap_bot_calls(self.starlette), lambda: self.faults)
+        faulty = FaultMiddleware(self.inspector.tap_bot_calls(self.starlette), lambda: self.faults)
+        #: browsers' cross-origin calls: loopback pages and ``cors_origins`` only (see :mod:`.cors`)
+        self.cors = CorsMiddleware(faulty, cors_origins)
+        self.asgi = self.cors
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.asgi(scope, receive, send)

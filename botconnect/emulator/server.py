@@ -73,6 +73,7 @@ class Emulator:
     ``tls=True`` serves https with a throwaway CA made at start (:attr:`ca_pem`, :attr:`ca_file`,
     :meth:`ssl_context`; its files are deleted at stop): azure-core sends bearer tokens over https only. The ACS
     identity routes check HMAC signatures against :attr:`acs_access_key` (see :attr:`acs_connection_string`).
+    ``cors_origins``: web page origins allowed besides loopback ones and its own (:mod:`botconnect.emulator.cors`).
     ``oauth_connections``: the OAuth connection names its user token service (:attr:`token_service`, at
     ``emulator.cloud.token_service_url``) knows; without, it accepts any name. ``event_webhook``: a URL the ACS
     Chat events are POSTed to (Event Grid schema), after the subscription validation (:attr:`events`).
@@ -95,6 +96,7 @@ class Emulator:
         bot_account: dict[str, Any] | None = None,
         allow_remote: bool = False,
         oauth_connections: Iterable[str] = (),
+        cors_origins: Iterable[str] = (),
         tls: bool = False,
         event_webhook: str | None = None,
     ) -> None:
@@ -116,6 +118,7 @@ class Emulator:
             keepalive_interval=keepalive_interval,
             bot_account=bot_account,
             oauth_connections=oauth_connections,
+            cors_origins=cors_origins,
             event_webhook=event_webhook,
         )
         self._lock = threading.RLock()
