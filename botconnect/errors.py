@@ -8,7 +8,8 @@ Names follow azure-core so ``except ResourceNotFoundError`` reads the same as in
     │   └── UntrustedEndpointError     refused to send a credential to that URL (also a ValueError)
     ├── ServiceResponseError           an answer came back but could not be used
     │   ├── ServiceResponseTimeoutError
-    │   └── DeserializationError       2xx body that does not parse as the documented model
+    │   └── DeserializationError       2xx body, or Model.from_dict/from_json input, that does not parse as
+    │                                  the model (also a ValueError)
     ├── HttpResponseError              any non-success status
     │   ├── ClientAuthenticationError  401
     │   ├── PermissionDeniedError      403 (TokenExpiredError when the service says code TokenExpired;
@@ -28,6 +29,7 @@ Argument mistakes raise the built-in ``ValueError`` / ``TypeError`` before anyth
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import attrs
@@ -71,6 +73,9 @@ class BotConnectError(Exception):
         super().__init__(message)
         self.message = message
 
+    # Ours, not azure-core's HttpResponseError.__str__, once that class is also a base (see _core.azure_errors).
+    __str__ = Exception.__str__
+
 
 class ServiceRequestError(BotConnectError):
     """The request did not complete: DNS, connect, TLS or a connection dropped before any answer."""
@@ -92,8 +97,10 @@ class ServiceResponseTimeoutError(ServiceResponseError):
     """The server accepted the request but did not answer within the timeout (it may have acted on it)."""
 
 
-class DeserializationError(ServiceResponseError):
-    """A success response whose body is not the documented shape."""
+class DeserializationError(ServiceResponseError, ValueError):
+    """A success response whose body is not the documented shape, or data handed to ``Model.from_dict`` /
+    ``Model.from_json`` that is not the model's JSON. Also a ``ValueError``, so ``except ValueError`` catches it;
+    ``response`` is the HTTP response when there was one."""
 
     def __init__(self, message: str, *, response: httpx.Response | None = None) -> None:
         super().__init__(message)
@@ -138,6 +145,11 @@ class ErrorDetails:
     inner_error: Any = None
     #: the parsed JSON body, or the raw text when the body was not JSON
     raw: Any = None
+
+    @property
+    def innererror(self) -> Any:
+        """``inner_error`` by azure-core's ``ODataV4Format`` name."""
+        return self.inner_error
 
 
 class HttpResponseError(BotConnectError):
@@ -250,3 +262,10 @@ def _request_id(response: httpx.Response) -> str | None:
         if value:
             return value
     return None
+
+
+# With azure-core loaded, HttpResponseError and the rest are also azure-core's classes (``except
+# azure.core.exceptions.HttpResponseError`` catches ours); that costs nothing until azure-core is imported.
+from ._core.azure_errors import follow_azure_core  # noqa: E402
+
+follow_azure_core(sys.modules[__name__])

@@ -118,7 +118,7 @@ class BotAuthenticator:
             flow.close()
 
     def close(self) -> None:
-        """Close the key-fetching connection pool (leaving ``with`` does it). Safe to call twice."""
+        """Close the key-fetching connection pool (leaving its block does it). Safe to call twice."""
         self._pipeline.close()
 
     def __enter__(self) -> BotAuthenticator:

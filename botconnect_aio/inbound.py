@@ -119,7 +119,7 @@ class BotAuthenticator:
             flow.close()
 
     async def close(self) -> None:
-        """Close the key-fetching connection pool (leaving ``async with`` does it). Safe to call twice."""
+        """Close the key-fetching connection pool (leaving its block does it). Safe to call twice."""
         await self._pipeline.close()
 
     async def __aenter__(self) -> BotAuthenticator:

@@ -192,10 +192,18 @@ class UserTokenClient:
             config=config, credential=credential, http_client=http_client, transport=transport
         )
         self.endpoint = str(base)
-        #: tokens: get, exchange (SSO), status, sign out
-        self.user_token = UserTokenOperations(base, self._pipeline)
-        #: sign-in links and resources
-        self.bot_sign_in = BotSignInOperations(base, self._pipeline)
+        self._user_token = UserTokenOperations(base, self._pipeline)
+        self._bot_sign_in = BotSignInOperations(base, self._pipeline)
+
+    @property
+    def user_token(self) -> UserTokenOperations:
+        """UserTokenOperations: Tokens: get, exchange (SSO), status, sign out."""
+        return self._user_token
+
+    @property
+    def bot_sign_in(self) -> BotSignInOperations:
+        """BotSignInOperations: Sign-in links and resources."""
+        return self._bot_sign_in
 
     async def close(self) -> None:
         """Close the connection pool (a user-supplied ``http_client`` is left open). Safe to call twice."""

@@ -322,11 +322,10 @@ def _construct(cls: type, transport: Any) -> Any:
 
 
 def _public_attributes(obj: Any) -> dict[str, Any]:
-    return {
-        name: value
-        for name, value in vars(obj).items()
-        if not name.startswith("_") and type(value).__module__.startswith(SYNC_ROOT)
-    }
+    """Instance attributes and read-only properties (operation groups such as ``client.conversations``)."""
+    names = [*vars(obj), *(name for name, value in vars(type(obj)).items() if isinstance(value, property))]
+    values = {name: getattr(obj, name) for name in names if not name.startswith("_")}
+    return {name: value for name, value in values.items() if type(value).__module__.startswith(SYNC_ROOT)}
 
 
 CLIENT_PAIRS = [

@@ -304,8 +304,8 @@ BAD_INPUT = [
     ({"to_url": None}, TypeError, "to_url must be a str"),
     ({"service_url": "parent.example.com/api/skills"}, ValueError, "service_url"),
     ({"service_url": ""}, ValueError, "service_url"),
-    ({"activity": 42}, TypeError, "activity must be a Activity"),
-    ({"activity": "hello"}, TypeError, "activity must be a Activity"),
+    ({"activity": 42}, TypeError, "activity must be an Activity"),
+    ({"activity": "hello"}, TypeError, "activity must be an Activity"),
     ({"activity": {"type": "message", "timestamp": "not a date"}}, TypeError, "not a valid Activity"),
 ]
 

@@ -217,6 +217,7 @@ def outgoing_activity(activity: Activity | Mapping[str, Any] | str, user: Channe
             activity = Activity.from_dict(activity)
         except (TypeError, ValueError) as exc:
             raise TypeError(f"activity is not a valid Activity: {exc}") from exc
+        activity._refuse_python_names("activity")  # never let reply_to_id travel as an unknown key
     if not isinstance(activity, Activity):
         raise TypeError(f"send() takes an Activity, its wire dict or text, got {type(activity).__name__}")
     if activity.type is None:

@@ -47,12 +47,25 @@ class ConnectorClient:
         )
         self._pipeline = Pipeline(config=config, credential=credential, http_client=http_client, transport=transport)
         self.service_url = str(base)
-        #: conversations, activities and members
-        self.conversations = ConversationsOperations(base, self._pipeline)
-        #: attachment info and streamed attachment views
-        self.attachments = AttachmentsOperations(base, self._pipeline)
-        #: Microsoft Teams: teams, channels, meetings, meeting notifications, batch messaging, reactions
-        self.teams = TeamsOperations(base, self._pipeline)
+        self._conversations = ConversationsOperations(base, self._pipeline)
+        self._attachments = AttachmentsOperations(base, self._pipeline)
+        self._teams = TeamsOperations(base, self._pipeline)
+
+    @property
+    def conversations(self) -> ConversationsOperations:
+        """ConversationsOperations: Conversations, activities and members."""
+        return self._conversations
+
+    @property
+    def attachments(self) -> AttachmentsOperations:
+        """AttachmentsOperations: Attachment info and streamed attachment views."""
+        return self._attachments
+
+    @property
+    def teams(self) -> TeamsOperations:
+        """TeamsOperations: Microsoft Teams: teams, channels, meetings, meeting notifications, batch messaging,
+        reactions."""
+        return self._teams
 
     def close(self) -> None:
         """Close the connection pool (a user-supplied ``http_client`` is left open). Safe to call twice."""

@@ -229,6 +229,7 @@ class AttachmentStream:
             self._response.close()
 
     def close(self) -> None:
+        """Close the attachment's response (leaving its block does it)."""
         self._response.close()
 
     def __enter__(self) -> AttachmentStream:

@@ -42,10 +42,18 @@ class DirectLineClient:
             config=config, credential=self._credential, http_client=http_client, transport=transport
         )
         self.endpoint = str(base)
-        #: token generation and refresh
-        self.tokens = TokensOperations(base, self._pipeline, self._credential)
-        #: start, reconnect, post, poll, upload
-        self.conversations = DirectLineConversationsOperations(base, self._pipeline)
+        self._tokens = TokensOperations(base, self._pipeline, self._credential)
+        self._conversations = DirectLineConversationsOperations(base, self._pipeline)
+
+    @property
+    def tokens(self) -> TokensOperations:
+        """TokensOperations: Token generation and refresh."""
+        return self._tokens
+
+    @property
+    def conversations(self) -> DirectLineConversationsOperations:
+        """DirectLineConversationsOperations: Start, reconnect, post, poll, upload."""
+        return self._conversations
 
     @property
     def token(self) -> str:

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 import attrs
 
 from .._core import serde
+from ..errors import DeserializationError
 
 __all__ = ["Model", "wire"]
 
@@ -26,8 +27,17 @@ class Model:
 
     @classmethod
     def from_dict(cls: type[M], data: Mapping[str, Any]) -> M:
-        """Build the model from its camelCase wire dict (as a web framework hands you the JSON body)."""
-        return serde.structure(data, cls)
+        """Build the model from its camelCase wire dict (as a web framework hands you the JSON body).
+
+        Raises:
+            DeserializationError: ``data`` is not a JSON object of this model's shape (a ``ValueError``).
+        """
+        try:
+            return serde.structure(data, cls)
+        except DeserializationError:
+            raise
+        except (TypeError, ValueError, KeyError, AttributeError, OverflowError, RecursionError) as exc:
+            raise DeserializationError(f"not a valid {cls.__name__}: {exc}") from exc
 
     def to_dict(self) -> dict[str, Any]:
         """The camelCase wire dict, without ``None`` fields and with unknown keys restored."""
@@ -36,15 +46,37 @@ class Model:
 
     @classmethod
     def from_json(cls: type[M], data: bytes | str) -> M:
-        """Parse JSON text or bytes into the model."""
-        parsed = serde.loads(data)
+        """Parse JSON text or bytes into the model.
+
+        Raises:
+            DeserializationError: ``data`` is not JSON, or not a JSON object of this model's shape (a
+                ``ValueError``).
+        """
+        try:
+            parsed = serde.loads(data)
+        except (ValueError, TypeError, UnicodeError, RecursionError) as exc:
+            raise DeserializationError(f"{cls.__name__} JSON does not parse: {exc}") from exc
         if not isinstance(parsed, Mapping):
-            raise TypeError(f"{cls.__name__} expects a JSON object, got {type(parsed).__name__}")
-        return serde.structure_parsed(parsed, cls)  # the decoded tree is ours: consumed, not copied
+            raise DeserializationError(f"{cls.__name__} expects a JSON object, got {type(parsed).__name__}")
+        try:
+            return serde.structure_parsed(parsed, cls)  # the decoded tree is ours: consumed, not copied
+        except (TypeError, ValueError, KeyError, AttributeError, OverflowError, RecursionError) as exc:
+            raise DeserializationError(f"not a valid {cls.__name__}: {exc}") from exc
 
     def to_json(self) -> bytes:
         """Compact UTF-8 JSON bytes of :meth:`to_dict`."""
-        return serde.dumps(self.to_dict())
+        return serde.model_to_json(self)
+
+    def _refuse_python_names(self, argument: str) -> None:
+        """Refuse a dict argument that spelled a field by its Python name (``reply_to_id``): the wire dict needs the
+        wire name (``replyToId``), and an unknown key would otherwise travel as an extra and the field stay empty."""
+        found = python_named_keys(self)
+        if found:
+            key, owner, wire_key = found[0]
+            raise TypeError(
+                f"{argument}: {key!r} is the Python name of {owner}.{key}; a wire dict spells it {wire_key!r} "
+                f"(or pass the model: {owner}({key}=...))"
+            )
 
     def __repr__(self) -> str:
         # Activities have ~45 fields and most are None: show only what is set.
@@ -60,6 +92,25 @@ class Model:
         if self.additional_properties:
             parts.append(f"additional_properties={self.additional_properties!r}")
         return f"{type(self).__name__}({', '.join(parts)})"
+
+
+def python_named_keys(model: Model) -> list[tuple[str, str, str]]:
+    """``(key, model class, wire key)`` for each unknown key, at any depth, that is a field's Python name."""
+    found: list[tuple[str, str, str]] = []
+    pending: list[Any] = [model]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, Model):
+            fields = attrs.fields(type(value))
+            renamed = {f.name: serde.wire_name(f) for f in fields if serde.wire_name(f) != f.name}
+            owner = type(value).__name__
+            found.extend((key, owner, renamed[key]) for key in value.additional_properties if key in renamed)
+            pending.extend(getattr(value, f.name) for f in fields if f.name != serde.EXTRAS_FIELD)
+        elif isinstance(value, list | tuple):
+            pending.extend(value)
+        elif isinstance(value, dict):
+            pending.extend(value.values())
+    return found
 
 
 def wire(name: str, **kwargs: Any) -> Any:

@@ -231,6 +231,7 @@ class AttachmentStream:
             await self._response.aclose()
 
     async def close(self) -> None:
+        """Close the attachment's response (leaving its block does it)."""
         await self._response.aclose()
 
     async def __aenter__(self) -> AttachmentStream:

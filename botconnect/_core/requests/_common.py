@@ -84,7 +84,14 @@ def coerce_model(value: Any, cls: type[M], name: str) -> M:
         return value
     if isinstance(value, Mapping):
         try:
-            return cls.from_dict(value)
+            model = cls.from_dict(value)
         except (TypeError, ValueError, KeyError) as exc:
             raise TypeError(f"{name} is not a valid {cls.__name__}: {exc}") from exc
-    raise TypeError(f"{name} must be a {cls.__name__} (or its wire dict), got {type(value).__name__}")
+        model._refuse_python_names(name)  # never let reply_to_id travel as an unknown key
+        return model
+    raise TypeError(f"{name} must be {with_article(cls.__name__)} (or its wire dict), got {type(value).__name__}")
+
+
+def with_article(noun: str) -> str:
+    """``a Transcript``, ``an Activity``: the indefinite article by the noun's first letter, for messages."""
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun

@@ -14,7 +14,7 @@ from ...models.directline import ActivitySet, Conversation, TokenParameters
 from ..operation import Operation
 from ..responses import model_parser
 from ..security import path_segment
-from ._common import build_url, coerce_model
+from ._common import build_url, coerce_model, with_article
 
 __all__ = [
     "DEFAULT_ENDPOINT",
@@ -185,7 +185,9 @@ def _file_part(item: UploadFile, index: int) -> tuple[tuple[str, Any, str], Any 
     elif isinstance(content, bytes | bytearray | memoryview):
         content = bytes(content)
     elif not callable(getattr(content, "read", None)):
-        raise TypeError(f"cannot upload a {type(content).__name__}: pass bytes, a binary file object or a path")
+        raise TypeError(
+            f"cannot upload {with_article(type(content).__name__)}: pass bytes, a binary file object or a path"
+        )
     if not filename:
         filename = os.path.basename(str(getattr(content, "name", ""))) or f"file{index}"
     if content_type is None:
