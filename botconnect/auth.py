@@ -17,7 +17,6 @@ from ._core.auth import (
 )
 from ._core.pipeline import CallConfig
 from ._pipeline import Pipeline
-from ._shared_pool import shared_pipeline
 from .errors import BotConnectError
 
 __all__ = ["GOVERNMENT_CLOUD", "PUBLIC_CLOUD", "AccessToken", "CloudSettings", "MicrosoftAppCredentials"]
@@ -44,13 +43,7 @@ class MicrosoftAppCredentials:
         self._core = AppCredentialCore(
             app_id, app_password, tenant=tenant, oauth_endpoint=oauth_endpoint, scope=scope, cloud=cloud
         )
-        if http_client is None and transport is None:
-            # the process's shared pool: a credential per message then costs no pool (its token cache is its own)
-            self._pipeline = shared_pipeline(config=CallConfig(), credential=None)
-        else:
-            self._pipeline = Pipeline(
-                config=CallConfig(), credential=None, http_client=http_client, transport=transport
-            )
+        self._pipeline = Pipeline(config=CallConfig(), credential=None, http_client=http_client, transport=transport)
         self._lock = threading.Lock()
 
     @property

@@ -19,7 +19,6 @@ from botconnect._core.pipeline import CallConfig
 from botconnect.errors import BotConnectError
 
 from ._pipeline import AsyncPipeline
-from ._shared_pool import shared_pipeline
 
 __all__ = ["GOVERNMENT_CLOUD", "PUBLIC_CLOUD", "AccessToken", "CloudSettings", "MicrosoftAppCredentials"]
 
@@ -45,13 +44,9 @@ class MicrosoftAppCredentials:
         self._core = AppCredentialCore(
             app_id, app_password, tenant=tenant, oauth_endpoint=oauth_endpoint, scope=scope, cloud=cloud
         )
-        pipeline = None
-        if http_client is None and transport is None:
-            # the process's shared pools: a credential per message then costs no pool (its token cache is its own)
-            pipeline = shared_pipeline(config=CallConfig(), credential=None)
-        if pipeline is None:
-            pipeline = AsyncPipeline(config=CallConfig(), credential=None, http_client=http_client, transport=transport)
-        self._pipeline = pipeline
+        self._pipeline = AsyncPipeline(
+            config=CallConfig(), credential=None, http_client=http_client, transport=transport
+        )
         self._lock = anyio.Lock()
 
     @property
