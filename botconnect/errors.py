@@ -29,6 +29,7 @@ Argument mistakes raise the built-in ``ValueError`` / ``TypeError`` before anyth
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import attrs
@@ -71,6 +72,9 @@ class BotConnectError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    # Ours, not azure-core's HttpResponseError.__str__, once that class is also a base (see _core.azure_errors).
+    __str__ = Exception.__str__
 
 
 class ServiceRequestError(BotConnectError):
@@ -141,6 +145,11 @@ class ErrorDetails:
     inner_error: Any = None
     #: the parsed JSON body, or the raw text when the body was not JSON
     raw: Any = None
+
+    @property
+    def innererror(self) -> Any:
+        """``inner_error`` by azure-core's ``ODataV4Format`` name."""
+        return self.inner_error
 
 
 class HttpResponseError(BotConnectError):
@@ -253,3 +262,10 @@ def _request_id(response: httpx.Response) -> str | None:
         if value:
             return value
     return None
+
+
+# With azure-core loaded, HttpResponseError and the rest are also azure-core's classes (``except
+# azure.core.exceptions.HttpResponseError`` catches ours); that costs nothing until azure-core is imported.
+from ._core.azure_errors import follow_azure_core  # noqa: E402
+
+follow_azure_core(sys.modules[__name__])
