@@ -130,3 +130,22 @@ def test_streaming_answer_sample_transcript() -> None:
         f"[final] {first}{second} and the final message adds the citation. (AI generated: True, citations: 1)",
         "the final message closes the stream the first update opened: True",
     ]
+
+
+def test_acs_identity_sample_transcript() -> None:
+    """Users and tokens from the identity client, chat with them, a revoked token refused, a new one working."""
+    result = subprocess.run(
+        [sys.executable, str(SAMPLES / "acs_identity.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**_offline_environment(), "PYTHONPATH": str(SAMPLES.parent)},
+        check=True,
+    )
+    lines = result.stdout.splitlines()
+    users = re.fullmatch(r"created users (8:acs:[\w-]+) and (8:acs:[\w-]+)", lines[0])
+    assert users, lines[0]
+    assert users[1] != users[2]
+    assert lines[1:3] == ["Bob reads: 'Hello Bob'", "Bob's revoked token is refused: 401"]
+    assert re.fullmatch(r"Bob sent message \d+ with a new token", lines[3]), lines[3]
+    assert lines[4:] == ["deleted both users"]
