@@ -23,7 +23,7 @@ EXTRA_MODULES = ("botconnect.emulator", "botconnect.emulator.pytest_plugin")
 GROUPS: dict[str, tuple[str, ...]] = {
     "connector": ("connector",),
     "directline": ("directline",),
-    "chat": ("chat", "_core.chat_events"),
+    "chat": ("chat", "_core.chat_events", "identity"),
     "receiving": ("inbound", "_core.inbound_auth", "skills"),
     "user-tokens": ("user_token",),
     "streaming": ("streaming",),
