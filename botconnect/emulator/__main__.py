@@ -14,6 +14,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from .app import DEFAULT_BOT_ACCOUNT
 from .cors import normalize_origin
 from .faults import TOKEN_FAULTS, FaultRule, Faults
 from .server import Emulator, is_loopback_host
@@ -34,6 +35,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=5005, help="port to bind (default 5005; 0 picks a free one)")
     p.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
     p.add_argument("--bot", metavar="URL", help="your bot's messaging endpoint (default: the built-in echo bot)")
+    p.add_argument(
+        "--bot-id", default=DEFAULT_BOT_ACCOUNT["id"], metavar="ID", help="the bot account's id (default %(default)s)"
+    )
+    p.add_argument(
+        "--bot-name",
+        default=DEFAULT_BOT_ACCOUNT["name"],
+        metavar="NAME",
+        help="the bot account's name (default %(default)s)",
+    )
     p.add_argument("--secret", default="dev-secret", help="the Direct Line secret (default dev-secret)")
     p.add_argument("--token-lifetime", type=float, default=1800, metavar="SECONDS", help="Direct Line token lifetime")
     p.add_argument(
@@ -102,6 +112,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"bad fault options: {exc}", file=sys.stderr)
         return 2
+    if not args.bot_id.strip() or not args.bot_name.strip():
+        print("--bot-id and --bot-name must not be empty", file=sys.stderr)
+        return 2
+    bot_account = {"id": args.bot_id, "name": args.bot_name, "role": "bot"}
     try:
         cors_origins = [normalize_origin(origin) for origin in args.cors_origin]
     except ValueError as exc:
@@ -111,6 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         bot=args.bot,
+        bot_account=bot_account,
         secret=args.secret,
         token_lifetime=args.token_lifetime,
         faults=faults,
@@ -170,7 +185,8 @@ def _banner(emulator: Emulator, faults: Faults) -> list[str]:
     connections = ", ".join(emulator.token_service.connections) or "any connection name"
     lines.append(f"  User tokens  endpoint {url}  OAuth connections: {connections}")
     builtin = "  (built-in echo bot)" if not emulator.app.delivery.bot_url else ""
-    lines.append(f"  bot          {emulator.app.delivery.url}{builtin}")
+    account = emulator.store.bot_account
+    lines.append(f"  bot          {emulator.app.delivery.url}{builtin}  account {account['id']!r} ({account['name']})")
     active = [f"latency {faults.latency}s"] if faults.latency else []
     active += [f"error rate {faults.error_rate}"] if faults.error_rate else []
     active += [f"{r.kind} on {r.prefix} at {r.rate}" for r in faults.rules]
