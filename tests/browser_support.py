@@ -169,8 +169,7 @@ class ScriptedBot:
         kind = activity.get("type")
         if kind == "invoke" and activity.get("name") == "adaptiveCard/action":
             action = (activity.get("value") or {}).get("action") or {}
-            data = json.dumps(action.get("data"), sort_keys=True)
-            await self._reply(activity, text=f"executed {action.get('verb')} {data}")
+            await self._reply(activity, text=f"executed {action.get('verb')} {_pairs(action.get('data'))}")
             return JSONResponse(
                 {"statusCode": 200, "type": "application/vnd.microsoft.activity.message", "value": "ok"}
             )
@@ -178,7 +177,7 @@ class ScriptedBot:
             return Response(status_code=200)
         text = (activity.get("text") or "").strip()
         if activity.get("value") is not None and not text:
-            await self._reply(activity, text=f"submitted {json.dumps(activity['value'], sort_keys=True)}")
+            await self._reply(activity, text=f"submitted {_pairs(activity['value'])}")
         elif text == "cards":
             await self._reply(activity, text="Here are cards", attachments=[HERO, THUMBNAIL, ADAPTIVE])
         elif text == "choices":
@@ -210,6 +209,13 @@ class ScriptedBot:
         async with httpx.AsyncClient(trust_env=False, timeout=10) as client:
             answer = await client.post(url, json=reply)
         answer.raise_for_status()
+
+
+def _pairs(value: Any) -> str:
+    """``key=value`` pairs of a JSON object (no quotes: Web Chat's markdown would curl them)."""
+    if isinstance(value, dict):
+        return " ".join(f"{key}={value[key]}" for key in sorted(value))
+    return json.dumps(value)
 
 
 # -- screenshots ----------------------------------------------------------------------------------------------

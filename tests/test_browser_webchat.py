@@ -1,0 +1,247 @@
+"""Microsoft's Web Chat (botframework-webchat 4.18, from npm) against the emulator, in Debian's Chromium, from a
+page on another loopback origin (a second port): the client most Direct Line users embed, run as they run it.
+
+tests/interop/webchat holds the pinned package.json and package-lock.json, the host page and its script
+(host.js, which resumes the conversation after a reload as Web Chat's reconnect sample does); the module's setup
+runs ``npm ci`` there when node_modules is missing or stale. The host server serves only those files and the
+package's prebuilt bundle (dist/webchat.js). What reaches the bot is checked on the bot, what the user sees in the DOM.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Route
+
+from botconnect.emulator import Emulator
+
+from .browser_support import WAIT_MS, ScriptedBot, chromium, npm_ci, serving
+
+PROJECT = Path(__file__).resolve().parent / "interop" / "webchat"
+USER_ID = "webchat-user"
+SEND_BOX = '[data-id="webchat-sendbox-input"]'
+BOT_BUBBLES = ".webchat__bubble:not(.webchat__bubble--from-user) .webchat__bubble__content"
+USER_BUBBLES = ".webchat__bubble--from-user .webchat__bubble__content"
+
+
+def host_app() -> Starlette:
+    files = {
+        "/": PROJECT / "index.html",
+        "/host.js": PROJECT / "host.js",
+        "/webchat.js": PROJECT / "node_modules" / "botframework-webchat" / "dist" / "webchat.js",
+    }
+
+    async def serve(request: Request) -> Response:
+        return FileResponse(files[request.url.path])
+
+    return Starlette(routes=[Route(path, serve, methods=["GET"]) for path in files])
+
+
+@pytest.fixture(scope="module")
+def bot() -> ScriptedBot:
+    return ScriptedBot()
+
+
+@pytest.fixture(scope="module")
+def emulator(bot: ScriptedBot) -> Iterator[Emulator]:
+    with serving(bot.app) as url, Emulator(bot=url + "/api/messages") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def host() -> Iterator[str]:
+    npm_ci(PROJECT)
+    with serving(host_app()) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+def page(browser: Any, bot: ScriptedBot) -> Iterator[Any]:
+    bot.received.clear()
+    context = browser.new_context(viewport={"width": 900, "height": 900})
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield opened
+    finally:
+        context.close()
+    assert errors == [], f"Web Chat threw: {errors}"
+
+
+def token_for(emulator: Emulator) -> str:
+    """A Direct Line token for a new conversation, as a web site's backend gets one for its page."""
+    answer = httpx.post(
+        f"{emulator.url}/v3/directline/tokens/generate",
+        headers={"Authorization": f"Bearer {emulator.secret}"},
+        json={"user": {"id": USER_ID, "name": "Web Chat user"}},
+        trust_env=False,
+    )
+    answer.raise_for_status()
+    token: str = answer.json()["token"]
+    return token
+
+
+def page_url(host: str, emulator: Emulator, token: str) -> str:
+    return f"{host}/#domain={emulator.url}/v3/directline&token={token}&user={USER_ID}"
+
+
+def open_webchat(page: Any, host: str, emulator: Emulator, token: str | None = None) -> str:
+    page.goto(page_url(host, emulator, token or token_for(emulator)))
+    page.wait_for_selector('body[data-connection-status="2"]', timeout=WAIT_MS)  # ConnectionStatus.Online
+    conversation_id: str = page.evaluate("window.hostDirectLine.conversationId")
+    return conversation_id
+
+
+def send(page: Any, text: str) -> None:
+    box = page.locator(SEND_BOX)
+    box.fill(text)
+    box.press("Enter")
+
+
+def wait_for_bot_text(page: Any, text: str) -> None:
+    page.locator(BOT_BUBBLES, has_text=text).first.wait_for(timeout=WAIT_MS)
+
+
+def bot_texts(page: Any) -> list[str]:
+    return [t.strip() for t in page.locator(BOT_BUBBLES).all_inner_texts()]
+
+
+def test_messages_cross_origins(page: Any, host: str, emulator: Emulator, bot: ScriptedBot) -> None:
+    assert urlsplit(host).port != urlsplit(emulator.url).port  # two origins: every call is cross-origin
+    responses: list[Any] = []
+    page.on("response", lambda response: responses.append(response))
+    conversation_id = open_webchat(page, host, emulator)
+    send(page, "hello **world**")
+    wait_for_bot_text(page, "echo: hello world")
+
+    (received,) = bot.messages()
+    assert received["text"] == "hello **world**"
+    assert received["from"]["id"] == USER_ID
+    assert received["conversation"]["id"] == conversation_id
+    assert page.locator(BOT_BUBBLES).first.locator("strong").inner_text() == "world"  # Web Chat's own markdown
+    origin = host.rstrip("/")
+    to_emulator = [r for r in responses if r.url.startswith(emulator.url)]
+    assert any(r.request.method == "POST" and r.url.endswith("/activities") for r in to_emulator)
+    for response in to_emulator:
+        assert response.request.all_headers().get("origin") == origin, response.url
+        assert response.all_headers().get("access-control-allow-origin") == origin, response.url
+
+
+def test_a_burst_reaches_the_bot_once_each(page: Any, host: str, emulator: Emulator, bot: ScriptedBot) -> None:
+    open_webchat(page, host, emulator)
+    burst = [f"burst {n}" for n in range(1, 9)]
+    for text in burst:
+        send(page, text)
+    for text in burst:
+        wait_for_bot_text(page, f"echo: {text}")
+    assert collections.Counter(m["text"] for m in bot.messages()) == collections.Counter(burst)
+    echoes = collections.Counter(bot_texts(page))
+    assert all(echoes[f"echo: {text}"] == 1 for text in burst), echoes
+    assert sorted(t.strip() for t in page.locator(USER_BUBBLES).all_inner_texts()) == sorted(burst)
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_an_upload_gives_one_attachment_per_file(
+    page: Any, host: str, emulator: Emulator, bot: ScriptedBot, count: int
+) -> None:
+    open_webchat(page, host, emulator)
+    files = [
+        {"name": f"file{n}.txt", "mimeType": "text/plain", "buffer": f"content of file {n}\n".encode()}
+        for n in range(1, count + 1)
+    ]
+    page.set_input_files(".webchat__upload-button--file-input", files=files)  # 4.18 attaches them to the send box
+    page.locator(".webchat__send-button").click()
+    names = ", ".join(f["name"] for f in files)
+    wait_for_bot_text(page, f"({count} attachments: {names})")
+
+    uploads = [m for m in bot.messages() if m.get("attachments")]
+    assert len(uploads) == 1  # one message reached the bot ...
+    attachments = uploads[0]["attachments"]
+    assert [a.get("name") for a in attachments] == [f["name"] for f in files]  # ... with one attachment per file
+    with httpx.Client(trust_env=False) as client:
+        for attachment, sent in zip(attachments, files, strict=True):
+            assert attachment["contentType"] == "text/plain"
+            assert client.get(attachment["contentUrl"]).content == sent["buffer"]
+
+
+def test_cards_and_their_actions(page: Any, host: str, emulator: Emulator, bot: ScriptedBot) -> None:
+    open_webchat(page, host, emulator)
+    send(page, "cards")
+    cards = page.locator(".ac-adaptiveCard")
+    page.locator(".ac-adaptiveCard", has_text="Adaptive body text").wait_for(timeout=WAIT_MS)
+    assert cards.count() == 3  # hero and thumbnail cards are rendered as Adaptive Cards too
+    assert "Hero title" in cards.nth(0).inner_text()
+    assert "Thumbnail title" in cards.nth(1).inner_text()
+    box = cards.nth(2).bounding_box()
+    assert box["width"] > 100
+    assert box["height"] > 50
+
+    page.locator('.ac-pushButton[title="Submit it"]').click()
+    wait_for_bot_text(page, "submitted choice=submitted-42")
+    page.locator('.ac-pushButton[title="Hero button"]').click()
+    wait_for_bot_text(page, "echo: hero pressed")
+    submitted = [m["value"] for m in bot.messages() if m.get("value") is not None]
+    assert submitted == [{"choice": "submitted-42"}]
+
+    send(page, "choices")
+    page.locator(".webchat__suggested-actions__button", has_text="Blue").click(timeout=WAIT_MS)
+    wait_for_bot_text(page, "echo: blue")
+    assert [m.get("text") for m in bot.messages()][-1] == "blue"
+
+
+def test_typing_shows_during_a_slow_turn(page: Any, host: str, emulator: Emulator, bot: ScriptedBot) -> None:
+    open_webchat(page, host, emulator)
+    with bot.slow_turn():
+        send(page, "slow")
+        page.locator(".webchat__typing-indicator").wait_for(state="visible", timeout=WAIT_MS)
+        assert "done slowly" not in bot_texts(page)  # the turn is still open: the typing came first
+        bot.release()
+        wait_for_bot_text(page, "done slowly")
+    page.locator(".webchat__typing-indicator").wait_for(state="hidden", timeout=WAIT_MS)
+
+
+def test_a_reload_resumes_from_the_watermark(page: Any, host: str, emulator: Emulator, bot: ScriptedBot) -> None:
+    token = token_for(emulator)
+    conversation_id = open_webchat(page, host, emulator, token)
+    send(page, "first")
+    wait_for_bot_text(page, "echo: first")
+    saved = json.loads(page.evaluate("sessionStorage.getItem('webchat.resume')"))
+    assert saved["conversationId"] == conversation_id
+    watermark = saved["watermark"]
+    assert watermark
+
+    page.goto("about:blank")
+    emulator.directline.bot_says(conversation_id, "while you were away")
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    open_webchat(page, host, emulator, token)
+    wait_for_bot_text(page, "while you were away")
+
+    assert page.evaluate("window.hostResumed") is True
+    assert page.evaluate("window.hostDirectLine.conversationId") == conversation_id
+    reconnect = f"{emulator.url}/v3/directline/conversations/{conversation_id}?watermark={watermark}"
+    assert reconnect in requests
+    assert f"{emulator.url}/v3/directline/conversations" not in requests  # no new conversation was started
+    assert bot_texts(page) == ["while you were away"]  # only what came after the watermark, once
+
+    send(page, "second")
+    wait_for_bot_text(page, "echo: second")
+    texts = [a.get("text") for a in emulator.directline.activities(conversation_id)]
+    assert texts == ["first", "echo: first", "while you were away", "second", "echo: second"]
