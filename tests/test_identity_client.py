@@ -379,3 +379,17 @@ def test_every_attempt_is_signed_again() -> None:
     with pytest.raises(StopIteration) as done:
         flow.send(httpx.Response(200, json={"token": "a.b.c", "expiresOn": "2030-01-01T00:00:00Z"}))
     assert done.value.value.token == "a.b.c"
+
+
+def test_the_signature_covers_the_percent_encoded_path_as_sent(
+    env: Env, emulator: Emulator, received: list[ReceivedRequest]
+) -> None:
+    odd = CommunicationUserIdentifier("8:acs:other_a b é?#%;@+")
+    with identity_client(env, emulator) as client, pytest.raises(ResourceNotFoundError) as missing:
+        client.get_token(odd, ["chat"])
+    assert missing.value.error.code == "IdentityNotFound"  # past the signature check: a 401 otherwise
+    request = only(received, emulator.acs_access_key)
+    assert (
+        request.target
+        == f"/identities/8%3Aacs%3Aother_a%20b%20%C3%A9%3F%23%25%3B%40%2B/:issueAccessToken?api-version={API}"
+    )

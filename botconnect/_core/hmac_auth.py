@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import email.utils
+import functools
 import hashlib
 import hmac
 import time
@@ -72,7 +73,13 @@ def content_hash(body: bytes) -> str:
 
 def http_date(timestamp: float) -> str:
     """``x-ms-date``: an RFC 1123 date in GMT (English names whatever the locale)."""
-    return email.utils.formatdate(timestamp, usegmt=True)
+    return _http_date(int(timestamp))
+
+
+@functools.lru_cache(maxsize=4)
+def _http_date(second: int) -> str:
+    # cached: it changes once a second, and formatting costs more than the HMAC
+    return email.utils.formatdate(second, usegmt=True)
 
 
 def string_to_sign(method: str, path_and_query: str, date: str, host: str, body_hash: str) -> str:
@@ -81,7 +88,7 @@ def string_to_sign(method: str, path_and_query: str, date: str, host: str, body_
 
 def signature(key: bytes, text: str) -> str:
     """The base64 HMAC-SHA256 of ``text`` (UTF-8) under ``key``."""
-    return base64.b64encode(hmac.new(key, text.encode("utf-8"), hashlib.sha256).digest()).decode("ascii")
+    return base64.b64encode(hmac.digest(key, text.encode("utf-8"), "sha256")).decode("ascii")
 
 
 def sign(method: str, path_and_query: str, host: str, body: bytes, key: bytes, *, now: float) -> dict[str, str]:
