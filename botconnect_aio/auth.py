@@ -51,10 +51,12 @@ class MicrosoftAppCredentials:
 
     @property
     def app_id(self) -> str:
+        """The bot's Microsoft App ID (the client id tokens are requested for)."""
         return self._core.app_id
 
     @property
     def cloud(self) -> CloudSettings:
+        """The cloud whose token endpoint and Bot Framework scope are used."""
         return self._core.cloud
 
     @property

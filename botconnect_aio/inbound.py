@@ -78,6 +78,7 @@ class BotAuthenticator:
 
     @property
     def cloud(self) -> CloudSettings:
+        """The cloud whose channel and Entra issuers and key endpoints this authenticator trusts."""
         return self._core.cloud
 
     async def authenticate_request(self, activity: Any, authorization: str | None) -> ClaimsIdentity:

@@ -64,10 +64,12 @@ class ChatClient:
 
     @property
     def endpoint(self) -> str:
+        """The ACS resource endpoint the client talks to."""
         return str(self._context.endpoint)
 
     @property
     def api_version(self) -> str:
+        """The ACS Chat api-version sent with every request."""
         return self._context.api_version
 
     def get_chat_thread_client(self, thread_id: str) -> ChatThreadClient:

@@ -79,6 +79,7 @@ class CommunicationTokenCredential:
 
     @property
     def proactive_refresh(self) -> bool:
+        """Whether the token is refreshed ahead of expiry in the background (else on demand)."""
         return self._proactive
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:

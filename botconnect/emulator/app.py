@@ -199,6 +199,7 @@ class EmulatorApp:
             self.acs.reset()
 
     def describe(self) -> dict[str, Any]:
+        """The endpoints and settings a client needs (what the CLI prints): URLs, the Direct Line secret, ACS, cloud."""
         return {
             "url": self.base_url,
             "directline": {"endpoint": self.base_url, "secret": self.directline.secret},

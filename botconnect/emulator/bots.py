@@ -162,6 +162,7 @@ class BotDelivery:
 
     @property
     def url(self) -> str:
+        """Where activities are delivered: the bot's URL, or the built-in echo bot's."""
         return self.bot_url or self._builtin_url()
 
     def _client(self) -> httpx.AsyncClient:
@@ -237,6 +238,7 @@ class OAuthIssuer:
 
     @property
     def required(self) -> bool:
+        """Whether Connector calls must carry a token from this issuer (an app id is set)."""
         return self.app_id is not None
 
     def issue(self, audience: str = CONNECTOR_AUDIENCE, client_id: str | None = None) -> tuple[str, int]:

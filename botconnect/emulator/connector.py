@@ -213,6 +213,8 @@ def _is_date_time(value: str) -> bool:
 
 @attrs.define(eq=False)
 class Conversation:
+    """One Connector conversation in the emulator's store: members, activities (deleted ones kept as tombstones)."""
+
     id: str
     channel_id: str
     members: list[dict[str, Any]] = attrs.field(factory=list)
@@ -231,16 +233,19 @@ class Conversation:
     sequence: int = 0
 
     def visible(self, start: int = 0, end: int | None = None) -> list[dict[str, Any]]:
+        """The activities between ``start`` and ``end`` that were not deleted, as wire dicts."""
         stop = len(self.activities) if end is None else end
         return [a for i, a in enumerate(self.activities[start:stop], start) if i not in self.deleted]
 
     def position(self, activity_id: str) -> int | None:
+        """The index of the (undeleted) activity with that id, or None."""
         for index, activity in enumerate(self.activities):
             if activity.get("id") == activity_id and index not in self.deleted:
                 return index
         return None
 
     def member(self, member_id: str) -> dict[str, Any] | None:
+        """The member account with that id, or None."""
         return next((m for m in self.members if m.get("id") == member_id), None)
 
     def add_member(self, account: dict[str, Any]) -> bool:
@@ -274,6 +279,7 @@ class Store:
         self.loop: asyncio.AbstractEventLoop | None = None
 
     def reset(self) -> None:
+        """Forget every conversation and attachment."""
         self.conversations.clear()
         self.attachments.clear()
 
@@ -294,6 +300,7 @@ class Store:
         return asyncio.run_coroutine_threadsafe(call(), loop).result(timeout=10)
 
     def new_conversation(self, **fields: Any) -> Conversation:
+        """Create and store a conversation (with a fresh id) that the bot is a member of."""
         conversation = Conversation(id=secrets.token_hex(8), channel_id=self.channel_id, **fields)
         conversation.add_member({**self.bot_account})
         self.conversations[conversation.id] = conversation
@@ -322,6 +329,7 @@ class Store:
         return stored
 
     def conversation_account(self, conversation: Conversation) -> dict[str, Any]:
+        """The ``conversation`` wire account of an activity in that conversation."""
         account: dict[str, Any] = {"id": conversation.id}
         if conversation.is_group:
             account["isGroup"] = True
@@ -332,11 +340,13 @@ class Store:
         return account
 
     def add_attachment(self, name: str | None, content_type: str | None, views: dict[str, bytes]) -> StoredAttachment:
+        """Store an uploaded attachment with its views (``original``, ``thumbnail``...)."""
         attachment = StoredAttachment("at" + secrets.token_hex(8), name, content_type, views)
         self.attachments[attachment.id] = attachment
         return attachment
 
     def attachment_url(self, attachment: StoredAttachment, view: str = "original") -> str:
+        """The Connector URL that serves one view of a stored attachment."""
         return f"{self.service_url}v3/attachments/{attachment.id}/views/{view}"
 
 
@@ -381,6 +391,7 @@ class Connector:
         self.members_page_size = 200
 
     def routes(self) -> list[BaseRoute]:
+        """The Starlette routes of the Bot Connector v3 service."""
         c, g = "/v3/conversations/{cid}", self._guard
         return [
             route("/v3/conversations", GET=g(self._list), POST=g(self._create)),

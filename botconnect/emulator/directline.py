@@ -65,6 +65,7 @@ class DeliveryResult:
 
     @property
     def ok(self) -> bool:
+        """Whether the bot answered the delivery with a 2xx status."""
         return self.status is not None and 200 <= self.status < 300
 
     @property
@@ -154,6 +155,7 @@ class DirectLine:
         store.listeners.append(self._wake)
 
     def routes(self) -> list[BaseRoute]:
+        """The Starlette routes of the Direct Line 3.0 service (REST and the WebSocket stream)."""
         c = PREFIX + "/conversations/{cid}"
         return [
             route(PREFIX + "/tokens/generate", POST=self._generate),
@@ -180,6 +182,7 @@ class DirectLine:
         return self.store.on_loop(lambda: [dict(a) for a in self.store.conversations[conversation_id].visible()])
 
     def conversation_ids(self) -> list[str]:
+        """The ids of every conversation the store holds."""
         return self.store.on_loop(lambda: list(self.store.conversations))
 
     def bot_says(self, conversation_id: str, text: str, **fields: Any) -> str:

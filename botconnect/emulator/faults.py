@@ -92,6 +92,7 @@ class FaultRule:
 
     @property
     def status(self) -> int | None:
+        """The HTTP status the rule answers with, or None for drop and latency rules."""
         return int(self.kind) if self.kind.isdigit() else None
 
     @classmethod

@@ -139,14 +139,17 @@ class Emulator:
 
     @property
     def service_url(self) -> str:
+        """The Connector ``serviceUrl`` the emulator puts on activities (its URL with a trailing ``/``)."""
         return self.url + "/"
 
     @property
     def secret(self) -> str:
+        """The Direct Line secret client apps use."""
         return self.app.directline.secret
 
     @property
     def faults(self) -> Faults:
+        """The live fault settings: add rules, latency, error rates (see ``Faults``)."""
         return self.app.faults
 
     @property
@@ -176,6 +179,7 @@ class Emulator:
 
     @property
     def connector(self) -> Connector:
+        """The Bot Connector service (its store of conversations and activities)."""
         return self.app.connector
 
     @property
@@ -228,6 +232,7 @@ class Emulator:
 
     @property
     def running(self) -> bool:
+        """Whether the emulator has been started and not stopped."""
         return self._loop is not None
 
     def __repr__(self) -> str:

@@ -210,10 +210,12 @@ class SigningService:
 
     @property
     def channel_metadata_url(self) -> str:
+        """The OpenID metadata URL of the channel's signing keys."""
         return self._base_url() + "/v1/.well-known/openidconfiguration"
 
     @property
     def entra_metadata_url(self) -> str:
+        """The OpenID metadata URL of the Entra-like tenant's signing keys."""
         return f"{self._base_url()}/{self.tenant_id}/v2.0/.well-known/openid-configuration"
 
     @property
@@ -326,6 +328,7 @@ class SigningService:
     # -- discovery routes ------------------------------------------------------------------------------------
 
     def routes(self) -> list[BaseRoute]:
+        """The Starlette routes of the OpenID metadata and signing keys (channel and tenant)."""
         return [
             Route("/v1/.well-known/openidconfiguration", self._channel_metadata, methods=["GET"]),
             Route("/v1/.well-known/keys", self._channel_keys, methods=["GET"]),

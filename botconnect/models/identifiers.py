@@ -155,6 +155,7 @@ class CommunicationIdentifier:
 
     @property
     def raw_id(self) -> str:
+        """The identifier's raw id, as ACS writes it (``8:acs:...``, ``4:+1...``, ``8:orgid:...``, ``28:...``)."""
         raise NotImplementedError  # pragma: no cover
 
     @property
@@ -234,10 +235,12 @@ class CommunicationUserIdentifier(CommunicationIdentifier):
 
     @property
     def raw_id(self) -> str:
+        """The identifier's raw id, as ACS writes it (``8:acs:...``, ``4:+1...``, ``8:orgid:...``, ``28:...``)."""
         return self._raw_id if self._raw_id is not None else self.id
 
     @property
     def properties(self) -> CommunicationUserProperties:
+        """The identifier's properties as azure.communication.chat exposes them (a typed dict)."""
         return {"id": self.id}
 
 
@@ -255,10 +258,12 @@ class PhoneNumberIdentifier(CommunicationIdentifier):
 
     @property
     def raw_id(self) -> str:
+        """The identifier's raw id, as ACS writes it (``8:acs:...``, ``4:+1...``, ``8:orgid:...``, ``28:...``)."""
         return self._raw_id if self._raw_id is not None else _PHONE_PREFIX + self.value
 
     @property
     def properties(self) -> PhoneNumberProperties:
+        """The identifier's properties as azure.communication.chat exposes them (a typed dict)."""
         return {"value": self.value}
 
     @property
@@ -292,6 +297,7 @@ class MicrosoftTeamsUserIdentifier(CommunicationIdentifier):
 
     @property
     def raw_id(self) -> str:
+        """The identifier's raw id, as ACS writes it (``8:acs:...``, ``4:+1...``, ``8:orgid:...``, ``28:...``)."""
         if self._raw_id is not None:
             return self._raw_id
         if self.is_anonymous:
@@ -300,6 +306,7 @@ class MicrosoftTeamsUserIdentifier(CommunicationIdentifier):
 
     @property
     def properties(self) -> MicrosoftTeamsUserProperties:
+        """The identifier's properties as azure.communication.chat exposes them (a typed dict)."""
         return {"user_id": self.user_id, "is_anonymous": self.is_anonymous, "cloud": self.cloud}
 
 
@@ -320,10 +327,12 @@ class MicrosoftTeamsAppIdentifier(CommunicationIdentifier):
 
     @property
     def raw_id(self) -> str:
+        """The identifier's raw id, as ACS writes it (``8:acs:...``, ``4:+1...``, ``8:orgid:...``, ``28:...``)."""
         return self._raw_id if self._raw_id is not None else _TEAMS_APP_PREFIXES[self.cloud] + self.app_id
 
     @property
     def properties(self) -> MicrosoftTeamsAppProperties:
+        """The identifier's properties as azure.communication.chat exposes them (a typed dict)."""
         return {"app_id": self.app_id, "cloud": self.cloud}
 
 
@@ -338,6 +347,7 @@ class UnknownIdentifier(CommunicationIdentifier):
 
     @property
     def raw_id(self) -> str:
+        """The identifier's raw id, as ACS writes it (``8:acs:...``, ``4:+1...``, ``8:orgid:...``, ``28:...``)."""
         return self.identifier
 
 

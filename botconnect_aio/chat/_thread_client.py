@@ -99,14 +99,17 @@ class ChatThreadClient:
 
     @property
     def thread_id(self) -> str:
+        """The id of the chat thread this client works on."""
         return self._thread_id
 
     @property
     def endpoint(self) -> str:
+        """The ACS resource endpoint the client talks to."""
         return str(self._context.endpoint)
 
     @property
     def api_version(self) -> str:
+        """The ACS Chat api-version sent with every request."""
         return self._context.api_version
 
     # -- the thread ---------------------------------------------------------------------------------------------

@@ -150,6 +150,7 @@ class DirectLineConversation:
 
     @property
     def status(self) -> ConnectionStatus:
+        """The session's ``ConnectionStatus`` now (``on_status`` is told of each change)."""
         return self._core.status
 
     @property

@@ -111,8 +111,10 @@ def _undocumented(obj: griffe.Object, shown_as: str) -> Iterator[str]:
     if not obj.is_class:
         return
     for name, member in obj.members.items():
-        if name.startswith("_") or member.is_alias or member.is_attribute:
-            continue  # private, re-exported or a data field (attrs fields are described by the class)
+        if name.startswith("_") or member.is_alias:
+            continue  # private or re-exported
+        if member.is_attribute and "property" not in member.labels:
+            continue  # a data field (attrs fields are described by the class); properties are API
         if not (member.docstring and member.docstring.value.strip()):
             yield f"{shown_as}.{name}"
 
