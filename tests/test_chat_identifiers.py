@@ -28,6 +28,7 @@ from botconnect.chat import (
     UnknownIdentifier,
     identifier_from_raw_id,
 )
+from botconnect.errors import DeserializationError
 from botconnect.models.chat import ChatRetentionPolicy
 from botconnect.models.identifiers import identifier_from_wire, identifier_to_wire
 
@@ -229,7 +230,7 @@ def test_identifiers_inside_models() -> None:
         ),
         "displayName": "Bot",
     }
-    with pytest.raises(TypeError):
+    with pytest.raises(DeserializationError, match="must be a JSON object"):  # a ValueError too
         ChatParticipant.from_dict({"communicationIdentifier": "8:acs:x"})
 
 
