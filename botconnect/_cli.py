@@ -3,8 +3,9 @@
 Each line typed is sent as a message; the bot's activities are printed as they arrive (over the WebSocket stream,
 or by polling with ``--poll``). ``/quit`` or end of input leaves (after waiting a little for the answer to the
 last message); the connection's status changes go to stderr. Credentials come from the options or from
-``DIRECTLINE_SECRET`` / ``DIRECTLINE_TOKEN`` / ``DIRECTLINE_ENDPOINT``; ``--emulator`` starts botconnect's local
-emulator (with its echo bot) in this process instead.
+``DIRECTLINE_SECRET`` / ``DIRECTLINE_TOKEN`` / ``DIRECTLINE_ENDPOINT``; ``--emulator`` starts a private emulator
+(with its echo bot) in this process instead, and says how to join a running one. A message the bot fails (or
+cannot be reached for) is reported as its typed error and the chat goes on.
 """
 
 from __future__ import annotations
@@ -156,8 +157,13 @@ def _read_lines(fd: int, portal: anyio.from_thread.BlockingPortal, lines: Memory
         return  # the chat is over
 
 
+def _describe_error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
 async def chat(connection: Connection, user: str, *, conversation_id: str | None, streaming: bool, wait: float) -> int:
     import botconnect_aio
+    from botconnect.errors import BotConnectError
 
     session = _Chat(sys.stdout, sys.stderr, user)
     send_lines, receive_lines = anyio.create_memory_object_stream[str | None](16)
@@ -177,10 +183,17 @@ async def chat(connection: Connection, user: str, *, conversation_id: str | None
             flush=True,
         )
 
+        failed: list[BotConnectError] = []
+
         async def receive() -> None:
-            async for activity in conversation.activities():
-                session.show(activity)
-            print("* the conversation has ended", file=sys.stderr, flush=True)
+            try:
+                async for activity in conversation.activities():
+                    session.show(activity)
+            except BotConnectError as exc:  # the session ended on an error (an expired token, a lost service)
+                print(f"* the conversation ended: {_describe_error(exc)}", file=sys.stderr, flush=True)
+                failed.append(exc)
+            else:
+                print("* the conversation has ended", file=sys.stderr, flush=True)
             tasks.cancel_scope.cancel()
 
         tasks.start_soon(receive)
@@ -195,12 +208,15 @@ async def chat(connection: Connection, user: str, *, conversation_id: str | None
                     break
                 if not text.strip():
                     continue
-                session.sent(await conversation.send(text))
+                try:
+                    session.sent(await conversation.send(text))
+                except BotConnectError as exc:  # the bot failed this one (502) or is unreachable: say so, go on
+                    print(f"* not delivered: {_describe_error(exc)}", file=sys.stderr, flush=True)
         if session.unanswered:
             with anyio.move_on_after(wait):
                 await session.answered.wait()
         tasks.cancel_scope.cancel()
-    return 0
+    return 1 if failed else 0
 
 
 @contextlib.contextmanager
@@ -212,7 +228,15 @@ def _connection(args: argparse.Namespace) -> Iterator[Connection]:
         except ImportError as exc:  # the emulator extra is missing
             raise SystemExit('--emulator needs the emulator extra: pip install "botconnect[emulator]"') from exc
         with Emulator() as emulator:
-            print(f"* started a local emulator with its echo bot at {emulator.url}", file=sys.stderr, flush=True)
+            print(
+                f"* started a private emulator with its echo bot at {emulator.url}: it serves this chat only and "
+                "stops when you leave.\n"
+                "* to join a running emulator instead (your bot, the chat page, other clients), start one with "
+                "'python -m botconnect.emulator' and run 'python -m botconnect chat --endpoint http://127.0.0.1:5005 "
+                f"--secret {emulator.secret}'",
+                file=sys.stderr,
+                flush=True,
+            )
             yield Connection(emulator.secret, None, emulator.url)
         return
     secret = args.secret or (None if args.token else os.environ.get("DIRECTLINE_SECRET"))
@@ -239,5 +263,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BotConnectError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_describe_error(exc)}", file=sys.stderr)
         return 1
+    except BaseExceptionGroup as group:  # from the chat's task group: report the SDK's errors, not a traceback
+        matched, rest = group.split(BotConnectError)
+        if rest is not None or matched is None:
+            raise
+        for leaf in _leaves(matched):
+            print(f"error: {_describe_error(leaf)}", file=sys.stderr)
+        return 1
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]

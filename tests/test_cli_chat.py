@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -12,6 +14,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from botconnect.emulator import Emulator
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -75,6 +79,57 @@ def test_the_bot_ending_the_conversation_ends_the_chat_with_input_still_open() -
     assert process.returncode == 0, err
     assert "echo: bye" in out
     assert "ended the conversation" in out
+
+
+def test_the_private_emulator_says_so_and_how_to_join_a_running_one() -> None:
+    result = _chat("/quit\n", "--emulator")
+    assert result.returncode == 0, result.stderr
+    assert "started a private emulator" in result.stderr
+    assert "python -m botconnect.emulator" in result.stderr
+    assert "python -m botconnect chat --endpoint http://127.0.0.1:5005 --secret dev-secret" in result.stderr
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _no_traceback(stderr: str) -> None:
+    assert "Traceback" not in stderr, stderr
+    assert "ExceptionGroup" not in stderr, stderr
+
+
+def test_a_message_the_bot_fails_is_reported_and_the_chat_goes_on() -> None:
+    with Emulator() as emulator:
+        emulator.directline.faults.post_failures = [502]  # the bot fails the first message only
+        result = _chat("first\nsecond\n/quit\n", "--endpoint", emulator.url, "--secret", emulator.secret)
+        texts = [
+            a.get("text") for cid in emulator.directline.conversation_ids() for a in emulator.directline.activities(cid)
+        ]
+    _no_traceback(result.stderr)
+    assert result.returncode == 0, result.stderr
+    assert "* not delivered: BadGatewayError" in result.stderr
+    assert "echo: first" not in result.stdout
+    assert "Echo Bot> echo: second" in result.stdout
+    assert texts == ["first", "second", "echo: second"]
+
+
+def test_an_unreachable_bot_is_reported_for_each_message() -> None:
+    with Emulator(bot=f"http://127.0.0.1:{_closed_port()}/api/messages") as emulator:
+        result = _chat("one\ntwo\n/quit\n", "--endpoint", emulator.url, "--secret", emulator.secret)
+    _no_traceback(result.stderr)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("* not delivered: BadGatewayError") == 2
+    assert "online" in result.stderr  # the chat itself stayed up
+
+
+def test_an_unreachable_service_is_one_typed_error() -> None:
+    endpoint = f"http://127.0.0.1:{_closed_port()}"
+    result = _chat("hello\n", "--endpoint", endpoint, "--secret", "dev-secret")
+    _no_traceback(result.stderr)
+    assert result.returncode == 1
+    assert re.search(r"^error: \w+Error: ", result.stderr, re.MULTILINE), result.stderr
 
 
 def test_no_credentials_is_a_clear_error() -> None:
