@@ -23,7 +23,6 @@ from typing import Protocol
 
 import anyio
 import anyio.abc
-import anyio.streams.tls
 import sniffio
 
 __all__ = ["HAPPY_EYEBALLS_DELAY", "Wire", "current_loop", "open_wire", "readable"]
@@ -111,8 +110,11 @@ class _StreamWire:
     def __init__(self, stream: anyio.abc.ByteStream) -> None:
         self.buffer = bytearray()
         self._stream = stream
+        # here, not at the top: anyio's TLS streams cost ~9 ms of import, and only wires made outside asyncio use them
+        from anyio.streams.tls import TLSAttribute
+
         self._socket: socket.socket | None = stream.extra(anyio.abc.SocketAttribute.raw_socket, None)  # noqa: S610
-        self.alpn: str | None = stream.extra(anyio.streams.tls.TLSAttribute.alpn_protocol, None)  # noqa: S610
+        self.alpn: str | None = stream.extra(TLSAttribute.alpn_protocol, None)  # noqa: S610
 
     def now(self) -> float:
         return anyio.current_time()

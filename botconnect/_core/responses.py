@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from ..errors import DeserializationError, ErrorDetails, HttpResponseError, error_class_for_status
-from . import serde
+from .deferred import DeferredModule
 from .retry import parse_retry_after
+
+if TYPE_CHECKING:
+    from . import serde
+else:
+    # cattrs and the converter load with the first response parsed, not with every client module
+    serde = DeferredModule("botconnect._core.serde", globals(), "serde")
 
 __all__ = [
     "error_from_response",

@@ -10,21 +10,21 @@ import httpx
 from .._core.requests import connector as build
 from .._core.retry import RetryPolicy
 from .._paging import ItemPaged
-from ..models import (
-    Activity,
-    AttachmentData,
-    AttachmentInfo,
-    ChannelAccount,
-    ConversationMembers,
-    ConversationParameters,
-    ConversationResourceResponse,
-    ResourceResponse,
-    TeamsChannelAccount,
-    Transcript,
-)
 
 if TYPE_CHECKING:
     from .._pipeline import Pipeline
+    from ..models import (
+        Activity,
+        AttachmentData,
+        AttachmentInfo,
+        ChannelAccount,
+        ConversationMembers,
+        ConversationParameters,
+        ConversationResourceResponse,
+        ResourceResponse,
+        TeamsChannelAccount,
+        Transcript,
+    )
 
 __all__ = ["AttachmentStream", "AttachmentsOperations", "ConversationsOperations"]
 

@@ -9,22 +9,23 @@ import httpx
 
 from botconnect._core.requests import connector as build
 from botconnect._core.retry import RetryPolicy
-from botconnect.models import (
-    Activity,
-    AttachmentData,
-    AttachmentInfo,
-    ChannelAccount,
-    ConversationMembers,
-    ConversationParameters,
-    ConversationResourceResponse,
-    ResourceResponse,
-    TeamsChannelAccount,
-    Transcript,
-)
 
 from .._paging import AsyncItemPaged
 
 if TYPE_CHECKING:
+    from botconnect.models import (
+        Activity,
+        AttachmentData,
+        AttachmentInfo,
+        ChannelAccount,
+        ConversationMembers,
+        ConversationParameters,
+        ConversationResourceResponse,
+        ResourceResponse,
+        TeamsChannelAccount,
+        Transcript,
+    )
+
     from .._pipeline import AsyncPipeline
 
 __all__ = ["AttachmentStream", "AttachmentsOperations", "ConversationsOperations"]

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode
 
 import httpx
 
-from ...models._base import Model
+if TYPE_CHECKING:
+    from ...models._base import Model
 
 __all__ = ["build_url", "bytes_request", "coerce_model", "parse_url"]
 
-M = TypeVar("M", bound=Model)
+M = TypeVar("M", bound="Model")
 
 
 def build_url(base: httpx.URL, path: str, query: Iterable[tuple[str, Any]] = ()) -> httpx.URL:
