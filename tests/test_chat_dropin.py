@@ -9,7 +9,7 @@ import logging
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+import botconnect
 import botconnect.chat
 import botconnect.errors
 import botconnect_aio.chat
@@ -30,6 +31,7 @@ from botconnect.chat import (
     PhoneNumberIdentifier,
     identifier_from_raw_id,
 )
+from botconnect.emulator import Emulator
 from botconnect.models.identifiers import as_identifier, identifier_to_wire
 
 from .harness import Env
@@ -533,3 +535,63 @@ def test_bridged_at_once_when_azure_core_came_first() -> None:
         "      issubclass(ours.DeserializationError, ValueError))"
     )
     assert out == "True True"
+
+
+def test_logging_enable_traces_a_failed_call_too(env: Env, caplog: pytest.LogCaptureFixture) -> None:
+    service = Service(404, {"error": {"code": "NotFound", "message": "gone"}})
+    with (
+        caplog.at_level(logging.DEBUG, logger="botconnect.chat"),
+        thread_client(env, service, logging_enable=True) as client,
+        pytest.raises(botconnect.errors.ResourceNotFoundError),
+    ):
+        client.get_message("m-9")
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "Request method: 'GET'" in text
+    assert "Response status: 404" in text
+    assert "gone" in text
+
+
+# -- connection_verify: a CA bundle instead of the default store ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_emulator() -> Iterator[Emulator]:
+    with Emulator(tls=True) as running:
+        yield running
+
+
+def test_connection_verify_trusts_the_given_ca_bundle(
+    env: Env, tls_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    token_, raw_id = tls_emulator.issue_acs_token()
+    credential = env.pkg.chat.CommunicationTokenCredential(token_)
+    with env.make(
+        env.pkg.chat.ChatClient, tls_emulator.url, credential, connection_verify=tls_emulator.ca_file
+    ) as client:
+        thread = client.create_chat_thread("trusted by connection_verify").chat_thread
+    assert thread.created_by.raw_id == raw_id
+    credential = env.pkg.chat.CommunicationTokenCredential(token_)
+    with (
+        env.make(env.pkg.chat.ChatClient, tls_emulator.url, credential) as client,
+        pytest.raises(botconnect.errors.ServiceRequestError),  # the default store does not know the CA
+    ):
+        client.create_chat_thread("untrusted", retry_policy=botconnect.RetryPolicy(max_attempts=1))
+
+
+def test_connection_verify_false_leaves_verification_on(env: Env, tls_emulator: Emulator) -> None:
+    token_, _ = tls_emulator.issue_acs_token()
+    credential = env.pkg.chat.CommunicationTokenCredential(token_)
+    with pytest.warns(IgnoredAzureOptionWarning, match="connection_verify=False"):
+        client = env.make(env.pkg.chat.ChatClient, tls_emulator.url, credential, connection_verify=False)
+    with client, pytest.raises(botconnect.errors.ServiceRequestError):
+        client.create_chat_thread("still verified", retry_policy=botconnect.RetryPolicy(max_attempts=1))
+
+
+def test_connection_verify_must_name_a_bundle(env: Env) -> None:
+    credential = env.pkg.chat.CommunicationTokenCredential(token())
+    with pytest.raises(ValueError, match="no CA bundle"):
+        env.make(env.pkg.chat.ChatClient, ENDPOINT, credential, connection_verify="/nonexistent/ca.pem")
+    with pytest.raises(TypeError, match="connection_verify"):
+        env.make(env.pkg.chat.ChatClient, ENDPOINT, credential, connection_verify=1)

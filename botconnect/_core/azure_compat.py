@@ -11,6 +11,9 @@ Per client (``ChatClient(endpoint, credential, headers=..., retry_total=...)``) 
 * ``connection_timeout`` / ``read_timeout``: seconds to connect / to wait for bytes (the transport's).
 * ``retry_total`` (retries after the first attempt), ``retry_backoff_factor``, ``retry_backoff_max``,
   ``retry_on_status_codes`` (added to the retried statuses): the :class:`RetryPolicy` fields they correspond to.
+* ``connection_verify`` (per client): a CA bundle file or directory to trust instead of the default store (as
+  ``requests``' ``verify=``); ``True`` is the default. ``False`` would turn verification off: it is ignored with a
+  warning, so verification stays on.
 * ``logging_enable`` (and ``logger``): the network trace, at DEBUG: request method, URL, headers and body, and
   the response's status, headers and body (``NetworkTraceLoggingPolicy``). Never the Authorization header: it is
   added after the trace is written.
@@ -29,6 +32,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import ssl
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -103,7 +107,7 @@ _WHY = {
     "retry_status": "one attempt budget (retry_total) covers every kind of failure",
     "retry_mode": "backoff is always exponential with jitter",
     "retry_on_methods": "retries follow each operation's idempotency",
-    "connection_verify": "set SSL_CERT_FILE, or pass transport=HTTP11Transport(ssl_context=...)",
+    "connection_verify": "a client's connection_verify= (a CA bundle) sets its connections' trust, a call's cannot",
     "proxies": "HTTP(S)_PROXY are honoured; or pass http_client= with a proxy",
     "enforce_https": "tokens go over https only (plain http to loopback only), always",
 }
@@ -114,7 +118,7 @@ _CALL_KEYS = frozenset(
 )
 _CLIENT_KEYS = frozenset(
     {"headers", "user_agent_overwrite", "user_agent_use_env", "connection_timeout", "read_timeout"}
-    | {"logging_enable", "logger", *_RETRY_KEYS}
+    | {"logging_enable", "logger", "connection_verify", *_RETRY_KEYS}
 )
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
@@ -289,6 +293,13 @@ class AzureCallOptions:
             operation = attrs.evolve(operation, parse=traced)
         return operation, options
 
+    def failed(self, error: Exception, kwargs: Mapping[str, Any]) -> None:
+        """Trace the response of a failed call, when the call or the client traces (``logging_enable``)."""
+        if kwargs.get("logging_enable", self.logging_enable):
+            response = getattr(error, "response", None)
+            if isinstance(response, httpx.Response):
+                _trace_response(_logger(kwargs.get("logger")) or self.logger or logger, response)
+
     def runner(self, run: Callable[..., R], kwargs: Mapping[str, Any], where: str) -> Callable[[Operation[Any]], R]:
         """``run`` for each page of a paged call, with the call's options (checked now: paging is lazy)."""
         if not kwargs and self.is_plain:
@@ -336,8 +347,11 @@ def client_options(
     user_agent: str | None,
     transport: Any,
     transport_type: type[Any],
+    http_client: Any = None,
+    make_transport: Callable[..., Any] | None = None,
 ) -> ClientOptions:
-    """Read a client constructor's azure-core keyword arguments (see the module docstring)."""
+    """Read a client constructor's azure-core keyword arguments (see the module docstring); ``make_transport``
+    (``HTTP11Transport`` / ``AsyncHTTP11Transport``) builds the transport a ``connection_verify`` path needs."""
     # called by chat_client_setup, called by the constructor the user called
     _check_keys(kwargs, _CLIENT_KEYS, where, stacklevel=6)
     if transport is not None and not isinstance(transport, transport_type):
@@ -373,4 +387,31 @@ def client_options(
         logging_enable=bool(kwargs.get("logging_enable", False)),
         logger=_logger(kwargs.get("logger")),
     )
+    verify = kwargs.get("connection_verify", True)
+    if verify is False:
+        warnings.warn(
+            f"{where}: ignored connection_verify=False: certificates are always verified",
+            IgnoredAzureOptionWarning,
+            5,
+        )
+    elif isinstance(verify, str | os.PathLike):
+        if transport is not None or http_client is not None:
+            warnings.warn(
+                f"{where}: ignored connection_verify=: the transport / http_client given keeps its own trust",
+                IgnoredAzureOptionWarning,
+                5,
+            )
+        elif make_transport is not None:
+            transport = make_transport(ssl_context=_trusting(os.fspath(verify)))
+    elif verify is not True:
+        raise TypeError("connection_verify must be True or the path of a CA bundle file or directory")
     return ClientOptions(transport=transport, calls=calls)
+
+
+def _trusting(path: str) -> ssl.SSLContext:
+    """A context trusting only the CA bundle at ``path`` (a PEM file, or a directory prepared with c_rehash)."""
+    if os.path.isdir(path):
+        return ssl.create_default_context(capath=path)
+    if not os.path.isfile(path):
+        raise ValueError(f"connection_verify: no CA bundle file or directory at {path!r}")
+    return ssl.create_default_context(cafile=path)

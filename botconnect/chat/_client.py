@@ -13,6 +13,8 @@ from .._core.requests import chat as build
 from .._core.retry import RetryPolicy
 from .._paging import ItemPaged
 from .._pipeline import Pipeline, TokenCredential
+from .._transport import HTTP11Transport
+from ..errors import HttpResponseError
 from ..models.chat import ChatParticipant, ChatRetentionPolicy, ChatThreadItem, CreateChatThreadResult
 from ._thread_client import ChatThreadClient
 
@@ -55,6 +57,8 @@ class ChatClient:
             user_agent=user_agent,
             transport=transport,
             transport_type=httpx.BaseTransport,
+            http_client=http_client,
+            make_transport=HTTP11Transport,
         )
         self._azure = options.calls
         self._credential = credential
@@ -137,7 +141,11 @@ class ChatClient:
         operation, options = self._azure.prepare(
             operation, kwargs, timeout=timeout, retry_policy=retry_policy, deadline=deadline, where=where
         )
-        return self._pipeline.run(operation, **options)
+        try:
+            return self._pipeline.run(operation, **options)
+        except HttpResponseError as error:
+            self._azure.failed(error, kwargs)
+            raise
 
     def close(self) -> None:
         """Close the connection pool (a user-supplied ``http_client`` is left open). Safe to call twice."""

@@ -15,6 +15,8 @@ from .._core.retry import RetryPolicy
 from .._core.security import path_segment
 from .._paging import ItemPaged
 from .._pipeline import Pipeline, TokenCredential
+from .._transport import HTTP11Transport
+from ..errors import HttpResponseError
 from ..models.chat import (
     ChatError,
     ChatMessage,
@@ -65,6 +67,8 @@ class ChatThreadClient:
             user_agent=user_agent,
             transport=transport,
             transport_type=httpx.BaseTransport,
+            http_client=http_client,
+            make_transport=HTTP11Transport,
         )
         self._azure = options.calls
         self._context = context
@@ -309,7 +313,11 @@ class ChatThreadClient:
         operation, options = self._azure.prepare(
             operation, kwargs, timeout=timeout, retry_policy=retry_policy, deadline=deadline, where=where
         )
-        return self._pipeline.run(operation, **options)
+        try:
+            return self._pipeline.run(operation, **options)
+        except HttpResponseError as error:
+            self._azure.failed(error, kwargs)
+            raise
 
     def close(self) -> None:
         """Close this client (the connection pool too, unless it came from a ChatClient or ``http_client``)."""

@@ -11,10 +11,12 @@ import httpx
 from botconnect._core.operation import Operation
 from botconnect._core.requests import chat as build
 from botconnect._core.retry import RetryPolicy
+from botconnect.errors import HttpResponseError
 from botconnect.models.chat import ChatParticipant, ChatRetentionPolicy, ChatThreadItem, CreateChatThreadResult
 
 from .._paging import AsyncItemPaged
 from .._pipeline import AsyncPipeline, AsyncTokenCredential
+from .._transport import AsyncHTTP11Transport
 from ._credential import CommunicationTokenCredential
 from ._thread_client import ChatThreadClient
 
@@ -57,6 +59,8 @@ class ChatClient:
             user_agent=user_agent,
             transport=transport,
             transport_type=httpx.AsyncBaseTransport,
+            http_client=http_client,
+            make_transport=AsyncHTTP11Transport,
         )
         self._azure = options.calls
         self._credential = credential
@@ -140,7 +144,11 @@ class ChatClient:
         operation, options = self._azure.prepare(
             operation, kwargs, timeout=timeout, retry_policy=retry_policy, deadline=deadline, where=where
         )
-        return await self._pipeline.run(operation, **options)
+        try:
+            return await self._pipeline.run(operation, **options)
+        except HttpResponseError as error:
+            self._azure.failed(error, kwargs)
+            raise
 
     async def close(self) -> None:
         """Close the connection pool (a user-supplied ``http_client`` is left open). Safe to call twice."""

@@ -13,6 +13,7 @@ from botconnect._core.operation import Operation
 from botconnect._core.requests import chat as build
 from botconnect._core.retry import RetryPolicy
 from botconnect._core.security import path_segment
+from botconnect.errors import HttpResponseError
 from botconnect.models.chat import (
     ChatError,
     ChatMessage,
@@ -27,6 +28,7 @@ from botconnect.models.identifiers import CommunicationIdentifier, Communication
 
 from .._paging import AsyncItemPaged
 from .._pipeline import AsyncPipeline, AsyncTokenCredential
+from .._transport import AsyncHTTP11Transport
 from ._credential import CommunicationTokenCredential
 
 __all__ = ["ChatThreadClient"]
@@ -67,6 +69,8 @@ class ChatThreadClient:
             user_agent=user_agent,
             transport=transport,
             transport_type=httpx.AsyncBaseTransport,
+            http_client=http_client,
+            make_transport=AsyncHTTP11Transport,
         )
         self._azure = options.calls
         self._context = context
@@ -313,7 +317,11 @@ class ChatThreadClient:
         operation, options = self._azure.prepare(
             operation, kwargs, timeout=timeout, retry_policy=retry_policy, deadline=deadline, where=where
         )
-        return await self._pipeline.run(operation, **options)
+        try:
+            return await self._pipeline.run(operation, **options)
+        except HttpResponseError as error:
+            self._azure.failed(error, kwargs)
+            raise
 
     async def close(self) -> None:
         """Close this client (the connection pool too, unless it came from a ChatClient or ``http_client``)."""

@@ -158,6 +158,8 @@ def chat_client_setup(
     user_agent: str | None,
     transport: Any,
     transport_type: type[Any],
+    http_client: Any = None,
+    make_transport: Callable[..., Any] | None = None,
 ) -> tuple[ChatContext, CallConfig, ClientOptions]:
     """Everything a chat client's constructor decides: where it sends, its call settings, and its azure-core
     keyword arguments (``kwargs``, see :mod:`botconnect._core.azure_compat`)."""
@@ -170,6 +172,8 @@ def chat_client_setup(
         user_agent=user_agent,
         transport=transport,
         transport_type=transport_type,
+        http_client=http_client,
+        make_transport=make_transport,
     )
     return context, chat_config(context, credential, options), options
 
