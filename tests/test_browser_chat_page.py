@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import anyio
 import httpx
@@ -254,17 +255,34 @@ def test_a_reload_resumes_from_the_watermark(page: Any, emulator: Emulator, bot:
     page.wait_for_selector('#status[data-state="online"]', timeout=WAIT_MS)
 
     assert page.inner_text("#conversation-id") == conversation_id
-    reconnects = [u for u in requests if f"/v3/directline/conversations/{conversation_id}?" in u]
-    assert reconnects == [f"{emulator.url}/v3/directline/conversations/{conversation_id}?watermark={watermark}"]
+    reconnects = [urlsplit(u) for u in requests if f"/v3/directline/conversations/{conversation_id}?" in u]
+    assert [parse_qs(u.query) for u in reconnects] == [{"watermark": [watermark]}]
     assert not any(u.endswith("/v3/directline/conversations") for u in requests)  # no new conversation
     assert len(sockets) == 1
-    assert f"watermark={watermark}" in sockets[0]
+    assert parse_qs(urlsplit(sockets[0]).query)["watermark"] == [watermark]
     assert bot_bubbles(page) == ["echo: first", "while you were away"]  # each once: kept, then what was missed
 
     send(page, "second")
     wait_for_bot_text(page, "echo: second")
     texts = [a.get("text") for a in emulator.directline.activities(conversation_id)]
     assert texts == ["first", "echo: first", "while you were away", "second", "echo: second"]
+
+
+def test_a_dropped_stream_is_reconnected_from_the_watermark(page: Any, emulator: Emulator, bot: ScriptedBot) -> None:
+    conversation_id = open_chat(page, emulator)
+    send(page, "one")
+    wait_for_bot_text(page, "echo: one")
+    watermark = json.loads(page.evaluate("sessionStorage.getItem('botconnect.chat.state')"))["watermark"]
+    assert watermark  # saved with the frame that brought the echo
+    with page.expect_websocket(timeout=WAIT_MS) as reopened:
+        emulator.directline.drop_streams()
+    stream = urlsplit(reopened.value.url)
+    assert stream.path == f"/v3/directline/conversations/{conversation_id}/stream"
+    assert parse_qs(stream.query)["watermark"] == [watermark]
+    page.wait_for_selector('#status[data-state="online"]', timeout=WAIT_MS)
+    emulator.directline.bot_says(conversation_id, "after the drop")
+    wait_for_bot_text(page, "after the drop")
+    assert bot_bubbles(page) == ["echo: one", "after the drop"]
 
 
 def test_new_conversation_starts_afresh(page: Any, emulator: Emulator, bot: ScriptedBot) -> None:

@@ -16,6 +16,7 @@ import collections
 import json
 import re
 import time
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -33,7 +34,8 @@ __all__ = ["INSPECTOR_PATH", "Inspector", "InspectorEntry"]
 INSPECTOR_PATH = "/_emulator/inspector"
 Deliver = Callable[[dict[str, Any]], Awaitable[DeliveryResult]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-_BOT_POST = re.compile(r"^/v3/conversations/([^/]+)/activities(?:/[^/]+)?$")
+#: send to / reply to a conversation (``.../activities/history`` uploads a transcript: not an activity)
+_BOT_POST = re.compile(r"^/v3/conversations/([^/]+)/activities(?:/(?!history$)[^/]+)?$")
 #: a bot's post larger than this is recorded without its activity (the inspector is for reading, not archiving)
 _MAX_RECORDED_BODY = 256 * 1024
 
@@ -146,7 +148,8 @@ class Inspector:
                 given = _json_object(bytes(answer))
                 if activity is not None and given is not None and isinstance(given.get("id"), str):
                     activity = {**activity, "id": given["id"]}
-                self.record("fromBot", match.group(1), activity, status[0] if status else None, latency)
+                conversation_id = urllib.parse.unquote(match.group(1))
+                self.record("fromBot", conversation_id, activity, status[0] if status else None, latency)
 
         return tapped
 
