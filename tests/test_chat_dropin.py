@@ -595,3 +595,42 @@ def test_connection_verify_must_name_a_bundle(env: Env) -> None:
         env.make(env.pkg.chat.ChatClient, ENDPOINT, credential, connection_verify="/nonexistent/ca.pem")
     with pytest.raises(TypeError, match="connection_verify"):
         env.make(env.pkg.chat.ChatClient, ENDPOINT, credential, connection_verify=1)
+
+
+def test_emulator_responses_give_microsofts_values(tls_emulator: Emulator) -> None:
+    """Bodies the emulator served (system messages, an edited and a deleted message, receipts) through both SDKs."""
+    token_, _ = tls_emulator.issue_acs_token()
+    other_token, other_id = tls_emulator.issue_acs_token()
+    transport = botconnect.HTTP11Transport(ssl_context=tls_emulator.ssl_context())
+    credential = botconnect.chat.CommunicationTokenCredential(token_)
+    with botconnect.chat.ChatClient(tls_emulator.url, credential, transport=transport) as client:
+        thread_id = client.create_chat_thread("recorded").chat_thread.id
+        thread = client.get_chat_thread_client(thread_id)
+        thread.add_participants([ChatParticipant(identifier=CommunicationUserIdentifier(other_id), display_name="O")])
+        first = thread.send_message("first", sender_display_name="Me", metadata={"k": "v"}).id
+        second = thread.send_message("<b>second</b>", chat_message_type="html").id
+        thread.update_message(first, content="first, edited")
+        thread.delete_message(second)
+        thread.send_read_receipt(first)
+        thread.update_topic(topic="renamed")
+    api = {"api-version": "2024-03-07"}  # the version Microsoft's 1.3.0 asks for
+    with httpx.Client(
+        base_url=tls_emulator.url, verify=tls_emulator.ssl_context(), headers={"Authorization": f"Bearer {token_}"}
+    ) as http:
+        served = {
+            "messages": http.get(f"/chat/threads/{thread_id}/messages", params=api).json(),
+            "message": http.get(f"/chat/threads/{thread_id}/messages/{first}", params=api).json(),
+            "participants": http.get(f"/chat/threads/{thread_id}/participants", params=api).json(),
+            "receipts": http.get(f"/chat/threads/{thread_id}/readReceipts", params=api).json(),
+            "properties": http.get(f"/chat/threads/{thread_id}", params=api).json(),
+        }
+    assert other_token
+    assert {m["type"] for m in served["messages"]["value"]} >= {"text", "html", "participantAdded", "topicUpdated"}
+    served["messages"].pop("nextLink", None)
+    served["participants"].pop("nextLink", None)
+    served["receipts"].pop("nextLink", None)
+    same(*both(lambda c: list(c.list_messages()), 200, served["messages"]))
+    same(*both(lambda c: c.get_message(first), 200, served["message"]))
+    same(*both(lambda c: list(c.list_participants()), 200, served["participants"]))
+    same(*both(lambda c: list(c.list_read_receipts()), 200, served["receipts"]))
+    same(*both(lambda c: c.get_properties(), 200, served["properties"]))
