@@ -115,6 +115,39 @@ def test_end_of_conversation_ends_the_iteration(env: Env, dl_server: DirectLineS
         assert list(conv.activities(timeout=10)) == []
 
 
+@pytest.mark.parametrize("streaming", [True, False], ids=["stream", "polling"])
+def test_ended_comes_after_the_goodbye_was_handed_out(env: Env, dl_server: DirectLineServer, streaming: bool) -> None:
+    events: list[tuple[str, Any]] = []
+    options = {"on_status": lambda status: events.append(("status", status)), "streaming": streaming}
+    with secret_client(env, dl_server) as client, opened(env, client, poll_interval=0.05, **options) as conv:
+        conv.send("bye")
+        for activity in conv.activities(timeout=10):
+            events.append(("activity", activity.text if activity.type == "message" else activity.type))
+            events.append(("status now", conv.status))
+        events.append(("iteration over", conv.status))
+    handed_out = [what for kind, what in events if kind == "activity"]
+    assert handed_out == ["bye", "echo: bye", "endOfConversation"]
+    # a UI tearing down on ENDED has shown the goodbye and the end by then
+    assert events[-3:] == [
+        ("status now", Status.ONLINE),
+        ("status", Status.ENDED),
+        ("iteration over", Status.ENDED),
+    ]
+    assert [what for kind, what in events if kind == "status"].count(Status.ENDED) == 1
+    assert all(status is Status.ONLINE for kind, status in events if kind == "status now")
+
+
+def test_closing_reports_ended_at_once_even_with_activities_unread(env: Env, dl_server: DirectLineServer) -> None:
+    statuses: list[Any] = []
+    with secret_client(env, dl_server) as client:
+        with opened(env, client, on_status=statuses.append) as conv:
+            conv.send("bye")
+            wait_until(lambda: len(dl_server.activities(conv.conversation_id)) == 3, "the goodbye")
+        assert statuses[-1] is Status.ENDED  # nobody read the goodbye: closing ends it anyway
+        assert statuses.count(Status.ENDED) == 1
+        assert conv.status is Status.ENDED
+
+
 def test_activities_timeout_does_not_end_the_session(env: Env, dl_server: DirectLineServer) -> None:
     with secret_client(env, dl_server) as client, opened(env, client) as conv:
         with pytest.raises(TimeoutError):

@@ -90,7 +90,9 @@ class DirectLineConversation:
     to resume later with ``DirectLineClient(token=...).open_conversation(conversation_id=..., watermark=...)``.
 
     ``on_status`` is called with each new :class:`ConnectionStatus`, from the session's thread (botconnect) or
-    task (botconnect_aio).
+    task (botconnect_aio). When the conversation ends with an endOfConversation, ENDED comes only after
+    :meth:`activities` has handed out every activity up to it (the goodbye included), from the reader's call that
+    finds nothing more; :attr:`status` changes with it. Closing the session reports ENDED at once.
     """
 
     def __init__(
@@ -131,6 +133,11 @@ class DirectLineConversation:
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
         self._closed = False
+        #: the status last reported (what :attr:`status` says)
+        self._shown = ConnectionStatus.UNINITIALIZED
+        #: the session reached endOfConversation: ENDED waits for the reader to take the last activity
+        self._end_after_reading = False
+        self._end_held = False
 
     # -- what the user sees ---------------------------------------------------------------------------------
 
@@ -153,7 +160,7 @@ class DirectLineConversation:
     @property
     def status(self) -> ConnectionStatus:
         """The session's ``ConnectionStatus`` now (``on_status`` is told of each change)."""
-        return self._core.status
+        return self._shown
 
     @property
     def user(self) -> ChannelAccount:
@@ -195,6 +202,7 @@ class DirectLineConversation:
             thread.join()
         self._finish()
         self._publish()
+        self._release_end()
 
     def __enter__(self) -> DirectLineConversation:
         if self._thread is not None or self._closed:
@@ -236,13 +244,16 @@ class DirectLineConversation:
                 if activity is not None:
                     return activity
                 if self._inbox.finished:
-                    if self._inbox.error is not None:
-                        raise self._inbox.error
-                    return None
+                    error = self._inbox.error
+                    break
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     raise TimeoutError("no activity arrived in time")
                 self._arrived.wait(remaining)
+        self._release_end()  # everything up to the endOfConversation was handed out: now it has ended
+        if error is not None:
+            raise error
+        return None
 
     # -- the session's thread -------------------------------------------------------------------------------
 
@@ -362,6 +373,8 @@ class DirectLineConversation:
 
     def _deliver(self, batch: Batch) -> None:
         # with self._lock held
+        if batch.ended:
+            self._end_after_reading = True
         if self._inbox.put(batch):
             self._arrived.notify_all()
 
@@ -386,14 +399,29 @@ class DirectLineConversation:
         with self._publishing:
             with self._lock:
                 changes = self._core.pop_status_changes()
+                held = self._end_after_reading and not self._closed
             for status in changes:
-                if status is ConnectionStatus.ONLINE:
-                    self._ready.set()
-                if self._on_status is not None:
-                    try:
-                        self._on_status(status)
-                    except Exception:
-                        logger.exception("on_status raised; the session goes on")
+                if status is ConnectionStatus.ENDED and held:
+                    self._end_held = True  # reported by the reader once it has everything (or by close())
+                    continue
+                self._show(status)
+
+    def _release_end(self) -> None:
+        with self._publishing:
+            if self._end_held:
+                self._end_held = False
+                self._show(ConnectionStatus.ENDED)
+
+    def _show(self, status: ConnectionStatus) -> None:
+        # with self._publishing held
+        self._shown = status
+        if status is ConnectionStatus.ONLINE:
+            self._ready.set()
+        if self._on_status is not None:
+            try:
+                self._on_status(status)
+            except Exception:
+                logger.exception("on_status raised; the session goes on")
 
 
 def _describe(exc: BaseException) -> str:

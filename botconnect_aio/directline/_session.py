@@ -87,7 +87,9 @@ class DirectLineConversation:
     to resume later with ``DirectLineClient(token=...).open_conversation(conversation_id=..., watermark=...)``.
 
     ``on_status`` is called with each new :class:`ConnectionStatus`, from the session's thread (botconnect) or
-    task (botconnect_aio).
+    task (botconnect_aio). When the conversation ends with an endOfConversation, ENDED comes only after
+    :meth:`activities` has handed out every activity up to it (the goodbye included), from the reader's call that
+    finds nothing more; :attr:`status` changes with it. Closing the session reports ENDED at once.
     """
 
     def __init__(
@@ -130,6 +132,11 @@ class DirectLineConversation:
         self._worker_scope: anyio.CancelScope | None = None
         self._entered = False
         self._closed = False
+        #: the status last reported (what :attr:`status` says)
+        self._shown = ConnectionStatus.UNINITIALIZED
+        #: the session reached endOfConversation: ENDED waits for the reader to take the last activity
+        self._end_after_reading = False
+        self._end_held = False
 
     # -- what the user sees ---------------------------------------------------------------------------------
 
@@ -151,7 +158,7 @@ class DirectLineConversation:
     @property
     def status(self) -> ConnectionStatus:
         """The session's ``ConnectionStatus`` now (``on_status`` is told of each change)."""
-        return self._core.status
+        return self._shown
 
     @property
     def user(self) -> ChannelAccount:
@@ -186,6 +193,7 @@ class DirectLineConversation:
             self._core.close()
             self._finish()
             self._publish()
+            self._release_end()
             if self._worker_scope is not None:
                 self._worker_scope.cancel()  # the session's task only: not the code inside ``async with``
         if self._done is not None:
@@ -244,6 +252,7 @@ class DirectLineConversation:
                 if activity is not None:
                     return activity
                 if self._inbox.finished:
+                    self._release_end()  # everything up to the endOfConversation was handed out: now it has ended
                     if self._inbox.error is not None:
                         raise self._inbox.error
                     return None
@@ -378,6 +387,8 @@ class DirectLineConversation:
         self._publish()
 
     def _deliver(self, batch: Batch) -> None:
+        if batch.ended:
+            self._end_after_reading = True
         if self._inbox.put(batch):
             self._notify_readers()
 
@@ -407,14 +418,27 @@ class DirectLineConversation:
             status.started()
 
     def _publish(self) -> None:
+        held = self._end_after_reading and not self._closed
         for status in self._core.pop_status_changes():
-            if status is ConnectionStatus.ONLINE:
-                self._started()
-            if self._on_status is not None:
-                try:
-                    self._on_status(status)
-                except Exception:
-                    logger.exception("on_status raised; the session goes on")
+            if status is ConnectionStatus.ENDED and held:
+                self._end_held = True  # reported by the reader once it has everything (or by close())
+                continue
+            self._show(status)
+
+    def _release_end(self) -> None:
+        if self._end_held:
+            self._end_held = False
+            self._show(ConnectionStatus.ENDED)
+
+    def _show(self, status: ConnectionStatus) -> None:
+        self._shown = status
+        if status is ConnectionStatus.ONLINE:
+            self._started()
+        if self._on_status is not None:
+            try:
+                self._on_status(status)
+            except Exception:
+                logger.exception("on_status raised; the session goes on")
 
 
 def _leaves(exc: BaseException) -> list[BaseException]:
