@@ -19,6 +19,14 @@ if TYPE_CHECKING:
         webhook_validation_headers,
     )
     from botconnect._core.inbound_auth import ClaimsIdentity
+    from botconnect.chat import (
+        CommunicationIdentifierLike,
+        CommunicationUserProperties,
+        IgnoredAzureOptionWarning,
+        MicrosoftTeamsAppProperties,
+        MicrosoftTeamsUserProperties,
+        PhoneNumberProperties,
+    )
     from botconnect.connector import TeamsOperations
     from botconnect.errors import AuthenticationError, AuthenticationUnavailableError
     from botconnect.identity import CommunicationIdentityClient
@@ -225,6 +233,12 @@ if TYPE_CHECKING:
 
 #: public name -> the module that defines it (imported on first attribute access)
 _LAZY: dict[str, str] = {
+    "IgnoredAzureOptionWarning": "botconnect.chat",
+    "MicrosoftTeamsAppProperties": "botconnect.chat",
+    "MicrosoftTeamsUserProperties": "botconnect.chat",
+    "PhoneNumberProperties": "botconnect.chat",
+    "CommunicationUserProperties": "botconnect.chat",
+    "CommunicationIdentifierLike": "botconnect.chat",
     "CommunicationTokenScope": "botconnect.models.identity",
     "CommunicationIdentityClient": "botconnect.identity",
     "webhook_validation_headers": "botconnect._core.chat_events",
@@ -451,6 +465,12 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "IgnoredAzureOptionWarning",
+    "MicrosoftTeamsAppProperties",
+    "MicrosoftTeamsUserProperties",
+    "PhoneNumberProperties",
+    "CommunicationUserProperties",
+    "CommunicationIdentifierLike",
     "CommunicationTokenScope",
     "CommunicationIdentityClient",
     "StreamStoppedError",

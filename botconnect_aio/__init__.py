@@ -167,6 +167,14 @@ if TYPE_CHECKING:
         oauth_card_attachment,
     )
     from botconnect.models.identity import CommunicationTokenScope
+    from botconnect_aio.chat import (
+        CommunicationIdentifierLike,
+        CommunicationUserProperties,
+        IgnoredAzureOptionWarning,
+        MicrosoftTeamsAppProperties,
+        MicrosoftTeamsUserProperties,
+        PhoneNumberProperties,
+    )
     from botconnect_aio.connector import TeamsOperations
     from botconnect_aio.identity import CommunicationIdentityClient
     from botconnect_aio.inbound import BotAuthenticator
@@ -223,6 +231,12 @@ if TYPE_CHECKING:
 
 #: public name -> the module that defines it (imported on first attribute access)
 _LAZY: dict[str, str] = {
+    "IgnoredAzureOptionWarning": "botconnect_aio.chat",
+    "MicrosoftTeamsAppProperties": "botconnect_aio.chat",
+    "MicrosoftTeamsUserProperties": "botconnect_aio.chat",
+    "PhoneNumberProperties": "botconnect_aio.chat",
+    "CommunicationUserProperties": "botconnect_aio.chat",
+    "CommunicationIdentifierLike": "botconnect_aio.chat",
     "CommunicationTokenScope": "botconnect.models.identity",
     "CommunicationIdentityClient": "botconnect_aio.identity",
     "webhook_validation_headers": "botconnect._core.chat_events",
@@ -449,6 +463,12 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "IgnoredAzureOptionWarning",
+    "MicrosoftTeamsAppProperties",
+    "MicrosoftTeamsUserProperties",
+    "PhoneNumberProperties",
+    "CommunicationUserProperties",
+    "CommunicationIdentifierLike",
     "CommunicationTokenScope",
     "CommunicationIdentityClient",
     "StreamStoppedError",

@@ -4,6 +4,7 @@ The async twin with the same names is ``botconnect_aio.chat``.
 """
 
 from .._core.auth import AccessToken
+from .._core.azure_compat import IgnoredAzureOptionWarning
 from .._core.requests.chat import API_VERSION_2024_03_07, API_VERSION_2025_03_15, DEFAULT_API_VERSION
 from ..errors import ExpiredTokenError
 from ..models.chat import (
@@ -73,6 +74,7 @@ __all__ = [
     "CommunicationUserProperties",
     "CreateChatThreadResult",
     "ExpiredTokenError",
+    "IgnoredAzureOptionWarning",
     "MicrosoftTeamsAppIdentifier",
     "MicrosoftTeamsAppProperties",
     "MicrosoftTeamsUserIdentifier",

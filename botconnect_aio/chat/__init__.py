@@ -4,6 +4,7 @@ The sync twin with the same names is ``botconnect.chat``; paged methods return `
 """
 
 from botconnect._core.auth import AccessToken
+from botconnect._core.azure_compat import IgnoredAzureOptionWarning
 from botconnect._core.requests.chat import API_VERSION_2024_03_07, API_VERSION_2025_03_15, DEFAULT_API_VERSION
 from botconnect.errors import ExpiredTokenError
 from botconnect.models.chat import (
@@ -74,6 +75,7 @@ __all__ = [
     "CommunicationUserProperties",
     "CreateChatThreadResult",
     "ExpiredTokenError",
+    "IgnoredAzureOptionWarning",
     "MicrosoftTeamsAppIdentifier",
     "MicrosoftTeamsAppProperties",
     "MicrosoftTeamsUserIdentifier",
