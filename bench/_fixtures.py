@@ -12,6 +12,8 @@ __all__ = [
     "CONVERSATION_ID",
     "INCOMING_ACTIVITY",
     "OUTGOING_ACTIVITY",
+    "SMALL_ACTIVITY",
+    "TEAMS_MESSAGE",
     "acs_token",
     "messages_thread",
     "members_conversation",
@@ -121,3 +123,73 @@ OUTGOING_ACTIVITY: dict[str, Any] = {
     "conversation": {"isGroup": True, "id": "19:0123456789abcdef0123456789abcdef@thread.tacv2"},
     "replyToId": "1714566896789",
 }
+
+#: a small incoming activity (~400 bytes): a one-to-one Teams chat message with nothing but the addressing
+SMALL_ACTIVITY: bytes = json.dumps(
+    {
+        "type": "message",
+        "id": "1714566896789",
+        "timestamp": "2024-05-01T12:34:56.789Z",
+        "serviceUrl": "https://smba.trafficmanager.net/emea/",
+        "channelId": "msteams",
+        "from": {"id": "29:1AbCdEfGhIjKlMnOpQrStUvWxYz", "name": "Ada Lovelace"},
+        "conversation": {"conversationType": "personal", "id": "a:1AbCdEfGhIjKlMn"},
+        "recipient": {"id": "28:0000-0000-0000-0000-0000000000b0", "name": "Order Bot"},
+        "locale": "en-US",
+        "text": "order 42?",
+    },
+    separators=(",", ":"),
+).encode()
+
+#: a large incoming Teams channel message (~2.9 kB): INCOMING_ACTIVITY plus an Adaptive Card attachment, a second
+#: mention, and the channel data Teams adds (event, settings, tenant)
+TEAMS_MESSAGE: bytes = json.dumps(
+    {
+        **json.loads(INCOMING_ACTIVITY),
+        "text": "<at>Order Bot</at> what is the status of order 42? <at>Grace Hopper</at> said it was due yesterday.",
+        "attachments": [
+            *json.loads(INCOMING_ACTIVITY)["attachments"],
+            {
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "content": {
+                    "type": "AdaptiveCard",
+                    "version": "1.5",
+                    "body": [
+                        {"type": "TextBlock", "text": "Order 42", "weight": "Bolder", "size": "Medium"},
+                        {
+                            "type": "TextBlock",
+                            "text": "Express shipping from the Redmond warehouse; the carrier scanned it this morning.",
+                            "wrap": True,
+                            "isSubtle": True,
+                        },
+                        {
+                            "type": "FactSet",
+                            "facts": [
+                                {"title": "Status", "value": "In transit"},
+                                {"title": "Carrier", "value": "Contoso Express"},
+                                {"title": "ETA", "value": "2024-05-02"},
+                                {"title": "Tracking", "value": "CX-0042-7781-2024"},
+                                {"title": "Items", "value": "3 (keyboard, mouse, monitor stand)"},
+                            ],
+                        },
+                    ],
+                    "actions": [{"type": "Action.Execute", "title": "Refresh", "verb": "refresh", "data": {"id": 42}}],
+                },
+            },
+        ],
+        "entities": [
+            *json.loads(INCOMING_ACTIVITY)["entities"],
+            {
+                "type": "mention",
+                "mentioned": {"id": "29:1GrAcEhOpPeR0123456789-abcdefghijklmnopqrstuv", "name": "Grace Hopper"},
+                "text": "<at>Grace Hopper</at>",
+            },
+        ],
+        "channelData": {
+            **json.loads(INCOMING_ACTIVITY)["channelData"],
+            "settings": {"selectedChannel": {"id": "19:0123456789abcdef0123456789abcdef@thread.tacv2"}},
+            "tenant": {"id": "11111111-2222-3333-4444-555555555555"},
+        },
+    },
+    separators=(",", ":"),
+).encode()

@@ -12,17 +12,18 @@ import base64
 import binascii
 import enum
 import json
-import linecache
 import threading
 import types
 import typing
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timezone
 from typing import Any, TypeVar
 
 import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from .serde_codegen import UnstructureField, compile_function, unstructure_function
 
 _orjson: Any
 try:  # optional speed-up (`pip install botconnect[speed]`): 3-15x faster JSON than the standard library
@@ -36,6 +37,7 @@ __all__ = [
     "converter",
     "dumps",
     "loads",
+    "model_to_json",
     "register_parsed_hook",
     "structure",
     "structure_parsed",
@@ -85,13 +87,47 @@ def _structure_datetime(value: Any, _: Any) -> datetime:
     return datetime.fromisoformat(value)
 
 
-def _unstructure_datetime(value: datetime) -> str:
+def _isoformat_datetime(value: datetime) -> str:
     if value.tzinfo is None:  # the wire format (RFC 3339) needs an offset; naive means UTC, as in botbuilder
         value = value.replace(tzinfo=UTC)
     text = value.isoformat()
     if value.utcoffset() == UTC.utcoffset(None) and text.endswith("+00:00"):
         return text[:-6] + "Z"
     return text
+
+
+_DATETIME_OPTIONS = 0 if _orjson is None else _orjson.OPT_UTC_Z | _orjson.OPT_NAIVE_UTC
+
+
+def _unstructure_datetime(value: datetime) -> str:
+    """RFC 3339, ``Z`` for UTC: what :func:`_isoformat_datetime` writes (``datetime.isoformat`` costs ~1 us).
+
+    orjson writes the same text for UTC, naive (taken as UTC) and whole-minute offsets; an offset with seconds
+    (``+05:30:15``) it would cut to minutes, so that and any other tzinfo go through ``isoformat``.
+    """
+    if _orjson is not None and type(value) is datetime:
+        zone = value.tzinfo
+        if zone is UTC or zone is None or (type(zone) is timezone and _whole_minutes(zone)):
+            text: str = _orjson.dumps(value, option=_DATETIME_OPTIONS)[1:-1].decode()
+            return text
+    return _isoformat_datetime(value)
+
+
+def _whole_minutes(zone: timezone) -> bool:
+    offset = zone.utcoffset(None)
+    return not (offset.seconds % 60 or offset.microseconds)
+
+
+_Fragment: Any = getattr(_orjson, "Fragment", None)
+
+
+def _datetime_fragment(value: datetime) -> Any:
+    """:func:`_unstructure_datetime` for a JSON tree: the encoded text itself (orjson writes it in place)."""
+    if type(value) is datetime:
+        zone = value.tzinfo
+        if zone is UTC or zone is None or (type(zone) is timezone and _whole_minutes(zone)):
+            return _Fragment(_orjson.dumps(value, option=_DATETIME_OPTIONS))
+    return _unstructure_datetime(value)
 
 
 def _structure_bytes(value: Any, _: Any) -> bytes:
@@ -278,12 +314,13 @@ def _make_generic_structure(cls: type[T]) -> Callable[[Any, Any], T]:
 # the hook cattrs would have used for anything else: values, errors and messages stay the same. Non-dict
 # mappings go through the generic function above.
 #
-# Each model gets two such functions. The converter's one only reads its input (``from_dict`` must not touch
-# the caller's dict). The "parsed" one is for a tree fresh from ``loads`` that nothing else holds: it pops the
-# known keys, so what is left *is* ``additional_properties``, and identifiers keep their wire dict uncopied.
+# Each model gets two such functions. Neither changes the dict it reads (``from_dict`` must not touch the
+# caller's dict). The "parsed" one is for a tree fresh from ``loads`` that nothing else holds: the hooks it calls
+# for nested values may consume them (identifiers keep their wire dict uncopied).
 
 _generating = threading.local()
-_MISSING: Any = object()
+#: fields per group in a structure function: a group is skipped (its fields set to None) once every key is read
+_CHUNK = 6
 _FACTORY: Any = attrs.Factory  # a class at run time (the stubs type it as an overloaded function)
 _SCALAR_HOOKS: dict[Any, Any] = {
     str: _structure_str,
@@ -348,34 +385,32 @@ def _model_list_item(tp: Any) -> Any:
 
 
 def _field_source(i: int, field: attrs.Attribute[Any], ns: dict[str, Any], parsed: bool) -> list[str]:
-    """Lines that leave the structured value of one field in ``v<i>`` (None when the key is missing)."""
-    key, tp, v, h, t = wire_name(field), field.type, f"v{i}", f"h{i}", f"t{i}"
-    take = "pop" if parsed else "get"
-    get = f"{v} = data.{take}({key!r}, None)"
+    """Lines that structure ``v<i>``, the value of one field's key (present: missing keys never get here)."""
+    tp, v, h, t = field.type, f"v{i}", f"h{i}", f"t{i}"
     call = f"{v} = {h}({v}, {t})"
     codec = field.metadata.get(CODEC)
     hook = codec[0] if codec is not None else _hook_or_late(tp)
     ns[h], ns[t] = hook, tp
     if hook is _passthrough:
-        return [get]
+        return []
     enum_cls = _open_enum_of(tp)
     if enum_cls is not None and codec is None:
         ns[f"m{i}"] = {m.value: m for m in enum_cls}
-        return [get, f"if type({v}) is str: {v} = m{i}.get({v}, {v})", f"elif {v} is not None: {call}"]
+        return [f"if type({v}) is str: {v} = m{i}.get({v}, {v})", f"elif {v} is not None: {call}"]
     inner = _plain_optional_of(tp) if codec is None else None
     if inner is None:  # the hook sees every value that is present, None included
-        return [f"{v} = data.{take}({key!r}, MISSING)", f"if {v} is MISSING: {v} = None", f"else: {call}"]
+        return [call]
     inner_hook = _parsed_hook(inner) if parsed else _hook_or_late(inner)
     ns[h], ns[t] = inner_hook, inner
     if _SCALAR_HOOKS.get(inner) is inner_hook:
-        return [get, f"if type({v}) is not {inner.__name__} and {v} is not None: {call}"]
+        return [f"if type({v}) is not {inner.__name__} and {v} is not None: {call}"]
     if inner is datetime and inner_hook is _structure_datetime:
-        return [get, f"if type({v}) is str: {v} = fromisoformat({v})", f"elif {v} is not None: {call}"]
+        return [f"if type({v}) is str: {v} = fromisoformat({v})", f"elif {v} is not None: {call}"]
     item = _model_list_item(inner)
     if item is not None:
         ns[f"e{i}"], ns[f"u{i}"] = _parsed_hook(item) if parsed else _hook_or_late(item), item
-        return [get, f"if type({v}) is list: {v} = [e{i}(x, u{i}) for x in {v}]", f"elif {v} is not None: {call}"]
-    return [get, f"if {v} is not None: {call}"]
+        return [f"if type({v}) is list: {v} = [e{i}(x, u{i}) for x in {v}]", f"elif {v} is not None: {call}"]
+    return [f"if {v} is not None: {call}"]
 
 
 def _stores_plainly(cls: Any) -> bool:
@@ -402,33 +437,18 @@ def _plain_new(cls: Any) -> bool:
     return cls.__new__ is object.__new__
 
 
-def _construct_source(cls: type[Any], fields: list[attrs.Attribute[Any]], ns: dict[str, Any]) -> list[str]:
-    """Lines that build and return the instance from ``v<i>`` and ``extras``."""
-    extras = attrs.fields_dict(cls)[EXTRAS_FIELD]
-    if _stores_plainly(cls):  # what __init__ would do, without matching a dozen keywords (~10% of a parse)
-        lines = ["obj = new(cls)", f"obj.{extras.name} = extras"]
-        lines += [f"obj.{f.name} = v{i}" for i, f in enumerate(fields)]
-        wire = {f.name for f in fields} | {EXTRAS_FIELD}
-        for f in attrs.fields(cls):  # the fields that are not on the wire get their defaults
-            if f.name not in wire:
-                factory = isinstance(f.default, _FACTORY)
-                ns[f"d_{f.name}"] = f.default.factory if factory else f.default
-                lines.append(f"obj.{f.name} = d_{f.name}{'()' if factory else ''}")
-        return [*lines, "return obj"]
-    args = "".join(f"{f.alias}=v{i}, " for i, f in enumerate(fields)) + f"{extras.alias}=extras"
-    if _plain_new(cls):  # calling the class would pack the keywords into a dict for __init__
-        return ["obj = new(cls)", f"init(obj, {args})", "return obj"]
-    return [f"return cls({args})"]
-
-
 def _make_fast_structure(cls: type[T], slow: Callable[[Any, Any], T], parsed: bool) -> Callable[[Any, Any], T]:
-    """The structure function for ``cls`` described above; ``slow`` for anything but a dict."""
+    """The structure function for ``cls`` described above; ``slow`` for anything but a dict.
+
+    A key is looked for with ``in`` and read only when present: an Activity has 43 fields and a message sets a
+    dozen, so most fields cost one dict lookup and one store of None. A count of the keys read tells whether
+    there are unknown ones to keep.
+    """
     fields = _wire_fields(cls)
     ns: dict[str, Any] = {
         "cls": cls,
         "slow": slow,
         "known": frozenset(wire_name(f) for f in fields),
-        "MISSING": _MISSING,
         "fromisoformat": datetime.fromisoformat,
         "structure": structure_parsed if parsed else converter.structure,
         "new": object.__new__,
@@ -445,28 +465,57 @@ def _make_fast_structure(cls: type[T], slow: Callable[[Any, Any], T], parsed: bo
             "    if sub is not None and sub is not cls:",
             "        return structure(data, sub)",
         ]
-    lines.append("    try:")
-    for i, f in enumerate(fields):
-        lines += ["        " + line for line in _field_source(i, f, ns, parsed)]
-    if parsed:  # the known keys are gone: the rest are the unknown ones, in their order
-        lines.append("        extras = data or {}")
+    # what __init__ would do, without matching a dozen keywords (~10% of a parse): store straight into the slots
+    plain = _stores_plainly(cls)
+    lines += ["    try:", "        n = 0", "        size = len(data)"]
+    if plain:
+        lines.append("        obj = new(cls)")
+    for start in range(0, len(fields), _CHUNK):
+        # once every key has been read (n == size), the fields left are all missing: no more lookups
+        indent = "        " if start == 0 else "            "
+        if start:
+            lines.append("        if n < size:")
+        for i, f in enumerate(fields[start : start + _CHUNK], start):
+            target = f"obj.{f.name}" if plain else f"v{i}"
+            lines += [f"{indent}if {wire_name(f)!r} in data:", f"{indent}    v{i} = data[{wire_name(f)!r}]"]
+            lines += [f"{indent}    n += 1", *(f"{indent}    {line}" for line in _field_source(i, f, ns, parsed))]
+            if plain:
+                lines.append(f"{indent}    {target} = v{i}")
+            lines += [f"{indent}else:", f"{indent}    {target} = None"]
+        if start:
+            lines.append("        else:")
+            lines += [
+                f"            {'obj.' + f.name if plain else f'v{i}'} = None"
+                for i, f in enumerate(fields[start : start + _CHUNK], start)
+            ]
+    lines += [
+        "        if n == size:",
+        "            extras = {}",
+        "        else:  # the unknown keys, in their order",
+        "            extras = {k: x for k, x in data.items() if k not in known}",
+    ]
+    model: Any = cls
+    extras = attrs.fields_dict(model)[EXTRAS_FIELD]
+    if plain:
+        lines.append(f"        obj.{extras.name} = extras")
+        wire = {f.name for f in fields} | {EXTRAS_FIELD}
+        for f in attrs.fields(model):  # the fields that are not on the wire get their defaults
+            if f.name not in wire:
+                factory = isinstance(f.default, _FACTORY)
+                ns[f"d_{f.name}"] = f.default.factory if factory else f.default
+                lines.append(f"        obj.{f.name} = d_{f.name}{'()' if factory else ''}")
+        lines.append("        return obj")
     else:
-        lines += [
-            "        if known.issuperset(data):",
-            "            extras = {}",
-            "        else:",
-            "            extras = {k: x for k, x in data.items() if k not in known}",
-        ]
-    lines += ["        " + line for line in _construct_source(cls, fields, ns)]
+        args = "".join(f"{f.alias}=v{i}, " for i, f in enumerate(fields)) + f"{extras.alias}=extras"
+        if _plain_new(cls):  # calling the class would pack the keywords into a dict for __init__
+            lines += ["        obj = new(cls)", f"        init(obj, {args})", "        return obj"]
+        else:
+            lines.append(f"        return cls({args})")
     lines += [
         "    except AttributeError as exc:  # e.g. a list where the spec has an object (``metadata: []``)",
         f"        raise TypeError(f'{cls.__name__}: a field has the wrong JSON shape ({{exc}})') from exc",
     ]
-    source = "\n".join(lines) + "\n"
-    filename = f"<botconnect {name} {cls.__module__}.{cls.__qualname__}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
-    exec(compile(source, filename, "exec"), ns)  # noqa: S102 (source built from field names and types only)
-    fast: Callable[[Any, Any], T] = ns[name]
+    fast: Callable[[Any, Any], T] = compile_function(name, f"{cls.__module__}.{cls.__qualname__}", lines, ns)
     return fast
 
 
@@ -499,7 +548,8 @@ def _make_model_structure(cls: type[T]) -> Callable[[Any, Any], T]:
         working.discard(cls)
 
 
-def _make_model_unstructure(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
+def _make_generic_unstructure(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
+    """cattrs' generated function plus the extras: for models the generated serializers do not cover."""
     fields = _wire_fields(cls)
     overrides: dict[str, Any] = {f.name: override(rename=wire_name(f), omit_if_default=True) for f in fields}
     overrides.update(_omitted(cls))
@@ -511,8 +561,7 @@ def _make_model_unstructure(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
 
     def unstructure_model(obj: Any) -> dict[str, Any]:
         if type(obj) is not cls:  # a subclass stored in a base-typed field (Mention in list[Entity])
-            subclass_result: dict[str, Any] = converter.unstructure(obj, unstructure_as=type(obj))
-            return subclass_result
+            return _unstructure_other_class(obj)
         out: dict[str, Any] = generated(obj)
         extras = getattr(obj, EXTRAS_FIELD)
         if extras:
@@ -524,8 +573,118 @@ def _make_model_unstructure(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
     return unstructure_model
 
 
-converter.register_structure_hook_factory(_is_model, _make_model_structure)
+def _unstructure_other_class(obj: Any) -> dict[str, Any]:
+    result: dict[str, Any] = converter.unstructure(obj, unstructure_as=type(obj))
+    return result
+
+
+# Serializers. cattrs' generated function calls a hook for every field (identity for a str) and compares each
+# with its default; ours, generated the same way as the structure functions, reads the attribute, tests
+# ``is not None`` and writes plain values inline, calling the converter's own hook for anything else: the
+# output is the same (tests/test_serde_unstructure.py compares them over every model). Each model gets two:
+# the converter's (``to_dict``: a dict the caller owns, every JSON value copied) and the "tree" one
+# (``to_json``: the input of the JSON encoder, which reads Any values and extras where they are).
+
+#: tree serializers by class (None: not generated, the class serializes through the converter)
+_tree_hooks: dict[Any, Callable[[Any], Any] | None] = {}
+
+
+def _fast_unstructure_supported(cls: type[Any]) -> bool:
+    if any(isinstance(f.type, str) for f in attrs.fields(cls)):
+        attrs.resolve_types(cls)
+    # None defaults only: cattrs omits a value equal to the default, which is then exactly ``is None``
+    return all(f.default is None and f.type is not None for f in _wire_fields(cls))
+
+
+def _model_hook(tp: Any, tree: bool) -> Callable[[Any], Any]:
+    """The serializer of model ``tp`` (tree or dict); for a model being generated (a cycle), a per-call one."""
+    if tree:
+        if tp in _working("tree"):
+            return _tree_of
+        hook = _tree_hooks.get(tp) if tp in _tree_hooks else _tree_hook(tp)
+        return hook if hook is not None else converter.get_unstructure_hook(tp)
+    try:
+        return converter.get_unstructure_hook(tp)
+    except RecursionError:
+        return converter.unstructure
+
+
+def _unstructure_field(field: attrs.Attribute[Any], tree: bool) -> UnstructureField:
+    key, tp, name = wire_name(field), field.type, field.name
+    codec = field.metadata.get(CODEC)
+    if codec is not None:
+        return UnstructureField(name, key, "call", codec[1])
+    if _open_enum_of(tp) is not None:
+        return UnstructureField(name, key, "open_enum", converter.get_unstructure_hook(tp))
+    if tp is Any:
+        return UnstructureField(name, key, "any", _unstructure_any)
+    inner = _plain_optional_of(tp)
+    if inner is None:  # not ``X | None``: the converter's hook sees the value
+        return UnstructureField(name, key, "call", _model_hook(tp, tree) if _is_model(tp) else _late_hook(tp))
+    if _is_model(inner):
+        return UnstructureField(name, key, "model", _model_hook(inner, tree))
+    item = _model_list_item(inner)
+    if item is not None:
+        return UnstructureField(name, key, "model_list", _late_hook(inner), _model_hook(item, tree))
+    hook = _late_hook(inner)
+    if hook is _unstructure_datetime and tree and _Fragment is not None:
+        return UnstructureField(name, key, "call", _datetime_fragment)
+    if inner in (str, int, float, bool) and hook.__name__ == "identity":
+        return UnstructureField(name, key, "identity")
+    if hook is list or hook is dict:  # list[str], dict[str, str]: cattrs copies them
+        return UnstructureField(name, key, f"{hook.__name__}_copy", hook)
+    return UnstructureField(name, key, "call", hook)
+
+
+def _late_hook(tp: Any) -> Callable[[Any], Any]:
+    try:
+        return converter.get_unstructure_hook(tp)
+    except RecursionError:  # a collection of a model being generated
+        return lambda value: converter.unstructure(value, unstructure_as=tp)
+
+
+def _make_fast_unstructure(cls: type[Any], tree: bool) -> Callable[[Any], dict[str, Any]]:
+    working = _working("tree" if tree else "unstructure")
+    if cls in working:
+        raise RecursionError(f"{cls.__name__} is being generated")
+    working.add(cls)
+    try:
+        fields = [_unstructure_field(f, tree) for f in _wire_fields(cls)]
+    finally:
+        working.discard(cls)
+    return unstructure_function(
+        cls,
+        fields,
+        EXTRAS_FIELD,
+        tree=tree,
+        other_class=_tree_of if tree else _unstructure_other_class,
+        extra_value=converter.unstructure,
+    )
+
+
+def _make_model_unstructure(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
+    if _fast_unstructure_supported(cls):
+        return _make_fast_unstructure(cls, tree=False)
+    return _make_generic_unstructure(cls)
+
+
+def _tree_hook(cls: type[Any]) -> Callable[[Any], Any] | None:
+    hook = _make_fast_unstructure(cls, tree=True) if _fast_unstructure_supported(cls) else None
+    _tree_hooks[cls] = hook
+    return hook
+
+
+def _tree_of(obj: Any) -> Any:
+    """``obj`` (any model) as a JSON tree."""
+    cls = type(obj)
+    hook = _tree_hooks.get(cls) if cls in _tree_hooks else _tree_hook(cls)
+    return hook(obj) if hook is not None else converter.unstructure(obj)
+
+
 converter.register_unstructure_hook_factory(_is_model, _make_model_unstructure)
+
+
+converter.register_structure_hook_factory(_is_model, _make_model_structure)
 
 
 def register_subtype(base: type[Any], key: str, sub: type[Any]) -> None:
@@ -554,6 +713,10 @@ def unstructure(obj: Any) -> Any:
     return converter.unstructure(obj)
 
 
+#: the standard library's encoder, made once (json.dumps with any option builds one per call: ~1 us)
+_json_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def dumps(data: Any) -> bytes:
     """Compact UTF-8 JSON, as the services send and expect it."""
     if _orjson is not None:
@@ -562,7 +725,38 @@ def dumps(data: Any) -> bytes:
             return encoded
         except TypeError:  # integers beyond 64 bits, non-str keys: the standard library copes
             pass
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return _json_encoder.encode(data).encode("utf-8")
+
+
+def _encode_default(value: Any) -> Any:
+    """What orjson gets for a value of a JSON tree it cannot encode itself: the converter's form of it.
+
+    A model is written as its tree; a datetime (orjson's own format differs) as the converter writes it. Anything
+    the converter leaves as it is raises TypeError, which sends the whole document down the exact path.
+    """
+    if _is_model(type(value)):
+        return _tree_of(value)
+    result = converter.unstructure(value)
+    if type(result) is type(value):
+        raise TypeError(f"{type(value).__name__} is not JSON serializable")
+    return result
+
+
+_TREE_OPTIONS = 0 if _orjson is None else _orjson.OPT_PASSTHROUGH_DATETIME | _orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def model_to_json(obj: Any) -> bytes:
+    """``dumps(unstructure(obj))`` for a model, without copying its JSON values first (orjson reads them)."""
+    if _orjson is not None:
+        cls = type(obj)
+        hook = _tree_hooks.get(cls) if cls in _tree_hooks else _tree_hook(cls)
+        if hook is not None:
+            try:
+                encoded: bytes = _orjson.dumps(hook(obj), default=_encode_default, option=_TREE_OPTIONS)
+                return encoded
+            except TypeError:  # not JSON as orjson has it (big integers, non-str keys, ...): the exact path
+                pass
+    return dumps(converter.unstructure(obj))
 
 
 def loads(data: bytes | str) -> Any:

@@ -56,7 +56,7 @@ class Model:
             parsed = serde.loads(data)
         except (ValueError, TypeError, UnicodeError, RecursionError) as exc:
             raise DeserializationError(f"{cls.__name__} JSON does not parse: {exc}") from exc
-        if not isinstance(parsed, Mapping):
+        if type(parsed) is not dict and not isinstance(parsed, Mapping):  # the ABC check alone is ~3% of a parse
             raise DeserializationError(f"{cls.__name__} expects a JSON object, got {type(parsed).__name__}")
         try:
             return serde.structure_parsed(parsed, cls)  # the decoded tree is ours: consumed, not copied
