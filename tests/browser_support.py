@@ -139,8 +139,9 @@ CHOICES = [
 
 class ScriptedBot:
     """A bot answering by what it is told: ``cards``, ``choices`` (suggested actions), ``slow`` (typing, then the
-    answer once the test calls :meth:`release`), ``fail`` (HTTP 500); anything else is echoed, with the number and
-    names of the attachments. Every activity it receives is kept in :attr:`received`."""
+    answer once the test calls :meth:`release`), ``stream`` (a streamed update, then the final message once
+    released), ``fail`` (HTTP 500); anything else is echoed, with the number and names of the attachments. Every
+    activity it receives is kept in :attr:`received`."""
 
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
@@ -186,6 +187,12 @@ class ScriptedBot:
             await self._reply(activity, type="typing")
             await anyio.to_thread.run_sync(self._released.wait, SLOW_TURN_LIMIT)
             await self._reply(activity, text="done slowly")
+        elif text == "stream":  # a streamed answer: an informative update, then (once released) the final message
+            info = {"type": "streaminfo", "streamType": "informative", "streamSequence": 1}
+            first = await self._reply(activity, type="typing", text="Thinking...", entities=[info])
+            await anyio.to_thread.run_sync(self._released.wait, SLOW_TURN_LIMIT)
+            final = {"type": "streaminfo", "streamId": first, "streamType": "final"}
+            await self._reply(activity, text="The streamed answer", entities=[final])
         elif text == "fail":
             return JSONResponse({"error": "the scripted bot fails on purpose"}, status_code=500)
         else:
@@ -195,7 +202,8 @@ class ScriptedBot:
             await self._reply(activity, text=f"echo: {text}{suffix}")
         return Response(status_code=200)
 
-    async def _reply(self, activity: dict[str, Any], **fields: Any) -> None:
+    async def _reply(self, activity: dict[str, Any], **fields: Any) -> str:
+        """Post a reply through the Connector; returns the id the channel gave it."""
         conversation = activity["conversation"]["id"]
         reply = {
             "type": "message",
@@ -209,6 +217,8 @@ class ScriptedBot:
         async with httpx.AsyncClient(trust_env=False, timeout=10) as client:
             answer = await client.post(url, json=reply)
         answer.raise_for_status()
+        given: str = answer.json()["id"]
+        return given
 
 
 def _pairs(value: Any) -> str:

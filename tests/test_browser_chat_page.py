@@ -235,6 +235,21 @@ def test_typing_is_shown_while_the_bot_works(page: Any, emulator: Emulator, bot:
     assert typing.is_hidden()  # the answer replaces the indicator
 
 
+def test_a_streamed_update_shows_live_and_the_final_message_replaces_it(
+    page: Any, emulator: Emulator, bot: ScriptedBot
+) -> None:
+    open_chat(page, emulator)
+    with bot.slow_turn():
+        send(page, "stream")
+        live = page.locator(".activity.bot.streaming")
+        live.wait_for(timeout=WAIT_MS)  # mid-turn: the bot has not sent its final message yet
+        assert live.inner_text().endswith("Thinking...")
+        bot.release()
+        wait_for_bot_text(page, "The streamed answer")
+    assert bot_bubbles(page) == ["The streamed answer"]  # the update's bubble became the answer
+    assert page.locator(".activity.bot.streaming").count() == 0
+
+
 def test_a_reload_resumes_from_the_watermark(page: Any, emulator: Emulator, bot: ScriptedBot) -> None:
     conversation_id = open_chat(page, emulator)
     send(page, "first")
