@@ -13,9 +13,9 @@ import threading
 
 import httpx
 
-from ._core.clientconfig import env_proxies_configured
+from ._core.clientconfig import env_proxies_configured, proxy_environment
 
-__all__ = ["HTTP11Transport", "default_ssl_context", "default_transport"]
+__all__ = ["HTTP11Transport", "default_ssl_context", "default_transport", "shared_pool_key"]
 
 _contexts: dict[tuple[bool, str | None, str | None], ssl.SSLContext] = {}
 _contexts_lock = threading.Lock()
@@ -43,6 +43,13 @@ def default_ssl_context(*, trust_env: bool = True) -> ssl.SSLContext:
                 context.set_alpn_protocols(["http/1.1"])
                 _contexts[key] = context
     return context
+
+
+def shared_pool_key() -> tuple[object, ...]:
+    """Clients given no transport share one pool while this stays equal: the same process (a forked child must not
+    use its parent's sockets), the same trust settings and the same proxy settings, as SDK-built pools follow."""
+    environ = os.environ
+    return (os.getpid(), environ.get("SSL_CERT_FILE"), environ.get("SSL_CERT_DIR"), proxy_environment())
 
 
 class HTTP11Transport(httpx.HTTPTransport):

@@ -17,6 +17,7 @@ from ._core.auth import (
 )
 from ._core.pipeline import CallConfig
 from ._pipeline import Pipeline
+from ._shared_pool import shared_pipeline
 from .errors import BotConnectError
 
 __all__ = ["GOVERNMENT_CLOUD", "PUBLIC_CLOUD", "AccessToken", "CloudSettings", "MicrosoftAppCredentials"]
@@ -43,7 +44,13 @@ class MicrosoftAppCredentials:
         self._core = AppCredentialCore(
             app_id, app_password, tenant=tenant, oauth_endpoint=oauth_endpoint, scope=scope, cloud=cloud
         )
-        self._pipeline = Pipeline(config=CallConfig(), credential=None, http_client=http_client, transport=transport)
+        if http_client is None and transport is None:
+            # the process's shared pool: a credential per message then costs no pool (its token cache is its own)
+            self._pipeline = shared_pipeline(config=CallConfig(), credential=None)
+        else:
+            self._pipeline = Pipeline(
+                config=CallConfig(), credential=None, http_client=http_client, transport=transport
+            )
         self._lock = threading.Lock()
 
     @property
@@ -81,7 +88,8 @@ class MicrosoftAppCredentials:
                 raise
 
     def close(self) -> None:
-        """Close the token endpoint's connection pool (leaving its block does it). Safe to call twice."""
+        """Stop fetching tokens (leaving its block does it); safe to call twice. A pool made from ``transport`` is
+        closed; the shared pool (neither ``transport`` nor ``http_client`` given) stays open for other clients."""
         self._pipeline.close()
 
     def __enter__(self) -> MicrosoftAppCredentials:

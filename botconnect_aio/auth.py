@@ -19,6 +19,7 @@ from botconnect._core.pipeline import CallConfig
 from botconnect.errors import BotConnectError
 
 from ._pipeline import AsyncPipeline
+from ._shared_pool import shared_pipeline
 
 __all__ = ["GOVERNMENT_CLOUD", "PUBLIC_CLOUD", "AccessToken", "CloudSettings", "MicrosoftAppCredentials"]
 
@@ -44,9 +45,13 @@ class MicrosoftAppCredentials:
         self._core = AppCredentialCore(
             app_id, app_password, tenant=tenant, oauth_endpoint=oauth_endpoint, scope=scope, cloud=cloud
         )
-        self._pipeline = AsyncPipeline(
-            config=CallConfig(), credential=None, http_client=http_client, transport=transport
-        )
+        pipeline = None
+        if http_client is None and transport is None:
+            # the process's shared pools: a credential per message then costs no pool (its token cache is its own)
+            pipeline = shared_pipeline(config=CallConfig(), credential=None)
+        if pipeline is None:
+            pipeline = AsyncPipeline(config=CallConfig(), credential=None, http_client=http_client, transport=transport)
+        self._pipeline = pipeline
         self._lock = anyio.Lock()
 
     @property
@@ -84,7 +89,8 @@ class MicrosoftAppCredentials:
                 raise
 
     async def close(self) -> None:
-        """Close the token endpoint's connection pool (leaving its block does it). Safe to call twice."""
+        """Stop fetching tokens (leaving its block does it); safe to call twice. A pool made from ``transport`` is
+        closed; the shared pool (neither ``transport`` nor ``http_client`` given) stays open for other clients."""
         await self._pipeline.close()
 
     async def __aenter__(self) -> MicrosoftAppCredentials:

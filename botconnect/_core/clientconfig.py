@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import urllib.request
 from collections.abc import Iterable
 from typing import Any
@@ -13,7 +14,28 @@ from .pipeline import CallConfig, default_user_agent, make_timeout
 from .retry import RetryPolicy
 from .security import HostAllowList, ensure_safe_for_credentials
 
-__all__ = ["check_credential", "client_call_config", "connector_config", "endpoint_config", "env_proxies_configured"]
+__all__ = [
+    "check_credential",
+    "client_call_config",
+    "connector_config",
+    "endpoint_config",
+    "env_proxies_configured",
+    "proxy_environment",
+]
+
+#: what urllib (and so httpx) reads to route calls through a proxy, as people spell them (urllib also takes any
+#: other casing); REQUEST_METHOD makes it ignore HTTP_PROXY (CGI)
+_PROXY_VARIABLES = (
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+    "REQUEST_METHOD",
+)
 
 
 def check_credential(credential: Any) -> None:
@@ -86,7 +108,16 @@ def endpoint_config(
     )
 
 
+def proxy_environment() -> tuple[str | None, ...]:
+    """The proxy variables' values: equal tuples mean httpx would route calls the same way (a few microseconds,
+    where ``urllib.request.getproxies()`` scans the whole environment)."""
+    environ = os.environ
+    return tuple([environ.get(name) for name in _PROXY_VARIABLES])
+
+
 def env_proxies_configured() -> bool:
     """Whether ``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY`` (any case) are set: then httpx's client routes calls."""
+    if not any(proxy_environment()[:6]):  # the common case, without scanning the environment
+        return False
     proxies = urllib.request.getproxies()
     return any(key in proxies for key in ("http", "https", "all"))

@@ -10,6 +10,7 @@ from .._core.clientconfig import connector_config
 from .._core.requests.connector import normalize_service_url
 from .._core.retry import RetryPolicy
 from .._pipeline import Pipeline, TokenCredential
+from .._shared_pool import shared_pipeline
 from ._operations import AttachmentsOperations, ConversationsOperations
 from ._teams import TeamsOperations
 
@@ -22,6 +23,11 @@ class ConnectorClient:
     ``credential`` is a :class:`MicrosoftAppCredentials` or any azure-identity style credential; leave it None
     for the local emulator. The token is only ever sent to ``trusted_hosts`` (default: the Bot Framework
     channel hosts of the credential's cloud), over https (plain http to loopback only).
+
+    Build one per incoming activity (``with ConnectorClient(activity.service_url, credentials)``, ``async with``
+    in ``botconnect_aio``): clients given neither ``transport`` nor ``http_client`` share the process's connection
+    pool (async: one per event loop), so a new client costs microseconds and reuses the connections earlier
+    clients opened. Keep the credential for the life of the process: its token is reused too.
     """
 
     def __init__(
@@ -45,7 +51,12 @@ class ConnectorClient:
             retry_policy=retry_policy,
             user_agent=user_agent,
         )
-        self._pipeline = Pipeline(config=config, credential=credential, http_client=http_client, transport=transport)
+        if http_client is None and transport is None:
+            self._pipeline = shared_pipeline(config=config, credential=credential)
+        else:
+            self._pipeline = Pipeline(
+                config=config, credential=credential, http_client=http_client, transport=transport
+            )
         self.service_url = str(base)
         self._conversations = ConversationsOperations(base, self._pipeline)
         self._attachments = AttachmentsOperations(base, self._pipeline)
@@ -68,7 +79,10 @@ class ConnectorClient:
         return self._teams
 
     def close(self) -> None:
-        """Close the connection pool (a user-supplied ``http_client`` is left open). Safe to call twice."""
+        """End this client: later calls raise ``ClientClosedError``. Safe to call twice.
+
+        The shared pool stays open for the other clients (async: its idle connections close when the event loop
+        ends); a pool made from ``transport`` is closed; a user-supplied ``http_client`` is left open."""
         self._pipeline.close()
 
     def __enter__(self) -> ConnectorClient:
