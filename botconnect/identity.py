@@ -20,10 +20,42 @@ from ._core.hmac_auth import KeyCredential, parse_connection_string
 from ._core.requests import identity as build
 from ._core.retry import RetryPolicy
 from ._pipeline import Pipeline, TokenCredential
-from .models.identifiers import CommunicationUserIdentifier
+from .models.identifiers import (
+    CommunicationCloudEnvironment,
+    CommunicationIdentifier,
+    CommunicationIdentifierKind,
+    CommunicationIdentifierLike,
+    CommunicationUserIdentifier,
+    CommunicationUserProperties,
+    MicrosoftTeamsAppIdentifier,
+    MicrosoftTeamsAppProperties,
+    MicrosoftTeamsUserIdentifier,
+    MicrosoftTeamsUserProperties,
+    PhoneNumberIdentifier,
+    PhoneNumberProperties,
+    UnknownIdentifier,
+    identifier_from_raw_id,
+)
 from .models.identity import CommunicationTokenScope
 
-__all__ = ["AccessToken", "CommunicationIdentityClient", "CommunicationTokenScope", "CommunicationUserIdentifier"]
+__all__ = [
+    "AccessToken",
+    "CommunicationCloudEnvironment",
+    "CommunicationIdentifier",
+    "CommunicationIdentifierKind",
+    "CommunicationIdentityClient",
+    "CommunicationTokenScope",
+    "CommunicationUserIdentifier",
+    "CommunicationUserProperties",
+    "MicrosoftTeamsAppIdentifier",
+    "MicrosoftTeamsAppProperties",
+    "MicrosoftTeamsUserIdentifier",
+    "MicrosoftTeamsUserProperties",
+    "PhoneNumberIdentifier",
+    "PhoneNumberProperties",
+    "UnknownIdentifier",
+    "identifier_from_raw_id",
+]
 
 
 class CommunicationIdentityClient:
@@ -95,7 +127,7 @@ class CommunicationIdentityClient:
 
     def get_token(
         self,
-        user: CommunicationUserIdentifier,
+        user: CommunicationUserIdentifier | CommunicationIdentifierLike,
         scopes: Sequence[CommunicationTokenScope | str],
         *,
         token_expires_in: timedelta | None = None,
@@ -109,7 +141,7 @@ class CommunicationIdentityClient:
 
     def revoke_tokens(
         self,
-        user: CommunicationUserIdentifier,
+        user: CommunicationUserIdentifier | CommunicationIdentifierLike,
         *,
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
@@ -121,7 +153,7 @@ class CommunicationIdentityClient:
 
     def delete_user(
         self,
-        user: CommunicationUserIdentifier,
+        user: CommunicationUserIdentifier | CommunicationIdentifierLike,
         *,
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,

@@ -19,12 +19,44 @@ from botconnect._core.auth import AccessToken
 from botconnect._core.hmac_auth import KeyCredential, parse_connection_string
 from botconnect._core.requests import identity as build
 from botconnect._core.retry import RetryPolicy
-from botconnect.models.identifiers import CommunicationUserIdentifier
+from botconnect.models.identifiers import (
+    CommunicationCloudEnvironment,
+    CommunicationIdentifier,
+    CommunicationIdentifierKind,
+    CommunicationIdentifierLike,
+    CommunicationUserIdentifier,
+    CommunicationUserProperties,
+    MicrosoftTeamsAppIdentifier,
+    MicrosoftTeamsAppProperties,
+    MicrosoftTeamsUserIdentifier,
+    MicrosoftTeamsUserProperties,
+    PhoneNumberIdentifier,
+    PhoneNumberProperties,
+    UnknownIdentifier,
+    identifier_from_raw_id,
+)
 from botconnect.models.identity import CommunicationTokenScope
 
 from ._pipeline import AsyncPipeline, AsyncTokenCredential
 
-__all__ = ["AccessToken", "CommunicationIdentityClient", "CommunicationTokenScope", "CommunicationUserIdentifier"]
+__all__ = [
+    "AccessToken",
+    "CommunicationCloudEnvironment",
+    "CommunicationIdentifier",
+    "CommunicationIdentifierKind",
+    "CommunicationIdentityClient",
+    "CommunicationTokenScope",
+    "CommunicationUserIdentifier",
+    "CommunicationUserProperties",
+    "MicrosoftTeamsAppIdentifier",
+    "MicrosoftTeamsAppProperties",
+    "MicrosoftTeamsUserIdentifier",
+    "MicrosoftTeamsUserProperties",
+    "PhoneNumberIdentifier",
+    "PhoneNumberProperties",
+    "UnknownIdentifier",
+    "identifier_from_raw_id",
+]
 
 
 class CommunicationIdentityClient:
@@ -96,7 +128,7 @@ class CommunicationIdentityClient:
 
     async def get_token(
         self,
-        user: CommunicationUserIdentifier,
+        user: CommunicationUserIdentifier | CommunicationIdentifierLike,
         scopes: Sequence[CommunicationTokenScope | str],
         *,
         token_expires_in: timedelta | None = None,
@@ -110,7 +142,7 @@ class CommunicationIdentityClient:
 
     async def revoke_tokens(
         self,
-        user: CommunicationUserIdentifier,
+        user: CommunicationUserIdentifier | CommunicationIdentifierLike,
         *,
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
@@ -122,7 +154,7 @@ class CommunicationIdentityClient:
 
     async def delete_user(
         self,
-        user: CommunicationUserIdentifier,
+        user: CommunicationUserIdentifier | CommunicationIdentifierLike,
         *,
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,

@@ -232,6 +232,8 @@ def test_microsofts_identifier_is_accepted(env: Env, emulator: Emulator) -> None
         assert claims(client.get_token(theirs, [identity.CommunicationTokenScope.CHAT]).token)["scp"] == "chat"
         client.revoke_tokens(theirs)
         client.delete_user(theirs)
+        with pytest.raises(TypeError):  # an identifier of another kind is refused before sending
+            client.get_token(identity.PhoneNumberIdentifier("+15551234567"), ["chat"])
 
 
 BAD_CALLS: list[tuple[str, tuple[Any, ...], dict[str, Any], type[Exception]]] = [

@@ -6,6 +6,7 @@ same requests on the wire, header for header that the service reads."""
 from __future__ import annotations
 
 import base64
+import importlib
 import json
 from collections.abc import Iterator
 from datetime import timedelta
@@ -121,3 +122,16 @@ def test_both_clients_send_the_same_requests(trusted: Emulator) -> None:
     microsoft = run(theirs, identity.CommunicationUserIdentifier)
     assert mine == microsoft
     assert len(mine) == 7
+
+
+def test_every_name_of_microsofts_package_is_in_ours() -> None:
+    import botconnect.identity
+    import botconnect_aio.identity
+
+    assert set(identity.__all__) <= set(botconnect.identity.__all__)
+    assert set(importlib.import_module("azure.communication.identity.aio").__all__) <= set(
+        botconnect_aio.identity.__all__
+    )
+    assert {scope.value for scope in identity.CommunicationTokenScope} == {
+        scope.value for scope in botconnect.CommunicationTokenScope
+    }

@@ -17,7 +17,7 @@ import attrs
 import httpx
 
 from ...errors import DeserializationError
-from ...models.identifiers import CommunicationIdentifierKind, CommunicationUserIdentifier
+from ...models.identifiers import CommunicationUserIdentifier, as_identifier
 from .. import serde
 from ..auth import AccessToken
 from ..hmac_auth import HmacSigner, with_scheme
@@ -124,22 +124,11 @@ def _user_path(user: Any, action: str = "") -> str:
 
 
 def _user_id(user: Any) -> str:
-    """The id of an ACS user: ours, or any identifier-shaped object (azure-communication-identity's) of that kind."""
-    if isinstance(user, CommunicationUserIdentifier):
-        return user.id
-    properties = getattr(user, "properties", None)
-    kind = getattr(user, "kind", None)
-    if (
-        not isinstance(user, str)
-        and (kind.value if isinstance(kind, enum.Enum) else kind) == CommunicationIdentifierKind.COMMUNICATION_USER
-        and isinstance(properties, Mapping)
-        and isinstance(properties.get("id"), str)
-    ):
-        user_id: str = properties["id"]
-        if not user_id:
-            raise ValueError("user has an empty id")
-        return user_id
-    raise TypeError(f"user must be a CommunicationUserIdentifier (e.g. from create_user()), got {type(user).__name__}")
+    """The id of an ACS user: ours, or an identifier-shaped one (azure-communication-identity's) of that kind."""
+    identifier = as_identifier(user, "user")
+    if not isinstance(identifier, CommunicationUserIdentifier):
+        raise TypeError(f"user must be an ACS user (CommunicationUserIdentifier), got {type(identifier).__name__}")
+    return identifier.id
 
 
 def _scopes(scopes: Any) -> list[str]:
