@@ -47,12 +47,14 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any, bot: ScriptedBot) -> Iterator[Any]:
-    """A new browser context (empty storage) per test; page errors fail the test."""
+    """A new browser context (empty storage) per test; page errors and CSP violations fail the test."""
     bot.received.clear()
     context = browser.new_context(viewport=VIEWPORT)
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda exc: errors.append(str(exc)))
+    # the page keeps to its own policy: a refused script, style or connection is a bug
+    opened.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
     try:
         yield opened
     finally:
