@@ -17,6 +17,7 @@ from types import FrameType
 from .app import DEFAULT_BOT_ACCOUNT
 from .cors import normalize_origin
 from .faults import TOKEN_FAULTS, FaultRule, Faults
+from .persistence import StateFileError
 from .server import Emulator, is_loopback_host
 from .signing import cloud_code
 
@@ -71,6 +72,11 @@ def parser() -> argparse.ArgumentParser:
         help="serve https with a throwaway CA generated at start (its file is printed: trust it with SSL_CERT_FILE)",
     )
     p.add_argument(
+        "--state",
+        metavar="FILE",
+        help="keep conversations, tokens, ACS threads and signing keys in this SQLite file, so a restart resumes them",
+    )
+    p.add_argument(
         "--event-webhook",
         metavar="URL",
         help="POST the ACS Chat events (Event Grid schema, after its subscription validation) to this URL",
@@ -121,22 +127,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"bad --cors-origin: {exc}", file=sys.stderr)
         return 2
-    emulator = Emulator(
-        host=args.host,
-        port=args.port,
-        bot=args.bot,
-        bot_account=bot_account,
-        secret=args.secret,
-        token_lifetime=args.token_lifetime,
-        faults=faults,
-        app_id=args.app_id,
-        app_password=args.app_password,
-        allow_remote=args.allow_remote,
-        oauth_connections=args.oauth_connection,
-        cors_origins=cors_origins,
-        tls=args.tls,
-        event_webhook=args.event_webhook,
-    )
+    try:
+        emulator = Emulator(
+            host=args.host,
+            port=args.port,
+            bot=args.bot,
+            bot_account=bot_account,
+            secret=args.secret,
+            token_lifetime=args.token_lifetime,
+            faults=faults,
+            app_id=args.app_id,
+            app_password=args.app_password,
+            allow_remote=args.allow_remote,
+            oauth_connections=args.oauth_connection,
+            cors_origins=cors_origins,
+            tls=args.tls,
+            state_file=args.state,
+            event_webhook=args.event_webhook,
+        )
+    except StateFileError as exc:
+        print(f"cannot use --state: {exc}", file=sys.stderr)
+        return 2
     try:
         emulator.start()
     except OSError as exc:
@@ -196,6 +207,8 @@ def _banner(emulator: Emulator, faults: Faults) -> list[str]:
         lines.append("  faults       " + "; ".join(active))
     origins = ", ".join(sorted(emulator.app.cors.origins))
     lines.append("  Web pages    from loopback origins" + (f" and {origins}" if origins else " (more: --cors-origin)"))
+    if emulator.state is not None:
+        lines.append(f"  State        kept in {emulator.state.path} (a restart on it resumes everything)")
     lines.append("Press Ctrl+C to stop.")
     return lines
 

@@ -26,7 +26,7 @@ from .chat_page import ChatPage
 from .connector import Connector, Store, error
 from .cors import CorsMiddleware
 from .directline import DirectLine
-from .faults import FaultMiddleware, Faults, Receive, Scope, Send
+from .faults import ASGIApp, FaultMiddleware, Faults, Receive, Scope, Send
 from .inspector import Inspector
 from .signing import SigningService
 from .teams import TeamsService
@@ -150,7 +150,7 @@ class EmulatorApp:
         faulty = FaultMiddleware(self.inspector.tap_bot_calls(self.starlette), lambda: self.faults)
         #: browsers' cross-origin calls: loopback pages and ``cors_origins`` only (see :mod:`.cors`)
         self.cors = CorsMiddleware(faulty, cors_origins)
-        self.asgi = self.cors
+        self.asgi: ASGIApp = self.cors
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.asgi(scope, receive, send)

@@ -277,6 +277,8 @@ class Store:
         self.attachments: dict[str, StoredAttachment] = {}
         self.listeners: list[Listener] = []
         self.loop: asyncio.AbstractEventLoop | None = None
+        #: called after each :meth:`on_loop` call, on the loop (``Emulator(state_file=...)`` writes its state)
+        self.after_calls: list[Callable[[], None]] = []
 
     def reset(self) -> None:
         """Forget every conversation and attachment."""
@@ -284,18 +286,26 @@ class Store:
         self.attachments.clear()
 
     def on_loop(self, fn: Callable[[], T]) -> T:
-        """Run ``fn`` on the emulator's loop (directly when called there, or when it is not running)."""
+        """Run ``fn`` on the emulator's loop (directly when called there, or when it is not running), then the
+        :attr:`after_calls` hooks (the state file writes what ``fn`` changed)."""
+
+        def then_hooks() -> T:
+            result = fn()
+            for hook in list(self.after_calls):
+                hook()
+            return result
+
         loop = self.loop
         if loop is None or not loop.is_running():
-            return fn()
+            return then_hooks()
         try:
             if asyncio.get_running_loop() is loop:
-                return fn()
+                return then_hooks()
         except RuntimeError:
             pass
 
         async def call() -> T:
-            return fn()
+            return then_hooks()
 
         return asyncio.run_coroutine_threadsafe(call(), loop).result(timeout=10)
 

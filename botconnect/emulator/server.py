@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import os
 import ssl
 import threading
 import time
@@ -37,6 +38,7 @@ from .app import IN_PROCESS_URL, EmulatorApp
 from .connector import Connector, Store
 from .directline import DirectLine
 from .faults import DroppedConnection, Faults
+from .persistence import StateFile
 from .signing import SigningService
 from .tls import TlsFiles, generate
 from .token_service import TokenService
@@ -77,6 +79,9 @@ class Emulator:
     ``oauth_connections``: the OAuth connection names its user token service (:attr:`token_service`, at
     ``emulator.cloud.token_service_url``) knows; without, it accepts any name. ``event_webhook``: a URL the ACS
     Chat events are POSTed to (Event Grid schema), after the subscription validation (:attr:`events`).
+    ``state_file``: keep conversations, tokens, ACS threads and signing keys in that SQLite file, so a new emulator
+    on it resumes them (see :mod:`botconnect.emulator.persistence`; ``StateFileError`` for a file it cannot use);
+    ``stop()`` releases it. Default: in memory only.
     """
 
     def __init__(
@@ -99,6 +104,7 @@ class Emulator:
         cors_origins: Iterable[str] = (),
         tls: bool = False,
         event_webhook: str | None = None,
+        state_file: str | os.PathLike[str] | None = None,
     ) -> None:
         if tls and not socket:
             raise ValueError("tls=True needs a socket (socket=False serves no network at all)")
@@ -129,6 +135,8 @@ class Emulator:
         self._url: str | None = None
         self.tls = tls
         self._tls: TlsFiles | None = None
+        #: the state file (None: in memory only), opened and loaded now: a file it cannot use raises here
+        self.state: StateFile | None = StateFile(state_file, self.app) if state_file is not None else None
 
     # -- what it serves ----------------------------------------------------------------------------------------
 
@@ -170,7 +178,9 @@ class Emulator:
 
     def rotate_signing_key(self) -> str:
         """Sign with new keys from now on (the old ones stay published); returns the new channel key's kid."""
-        return self.app.signing.rotate()
+        kid = self.app.signing.rotate()
+        self.app.store.on_loop(lambda: None)  # the state file, if any, keeps the new keys
+        return kid
 
     @property
     def directline(self) -> DirectLine:
@@ -287,6 +297,8 @@ class Emulator:
             loop, thread, server, serving = self._loop, self._thread, self._server, self._serving
             self._server = self._serving = None
             if loop is None or thread is None:
+                if self.state is not None:
+                    self.state.close()
                 return
             if server is not None and serving is not None:
                 server.should_exit = True
@@ -307,6 +319,8 @@ class Emulator:
             self.app.serve_at(IN_PROCESS_URL, socket=False)
             self._url = None
             self._remove_tls()
+            if self.state is not None:
+                self.state.close()  # the loop is gone: nothing changes the state any more
 
     def _remove_tls(self) -> None:
         if self._tls is not None:
@@ -342,6 +356,8 @@ class Emulator:
         ready.wait(_START_TIMEOUT)
         self._loop, self._thread = loop, thread
         self.app.store.loop = loop
+        if self.state is not None:
+            self.state.open()  # again, after a stop()
         return loop
 
     async def _shutdown(self) -> None:
@@ -359,7 +375,13 @@ class Emulator:
         loop = self._ensure_loop()
         if threading.current_thread() is self._thread:
             raise RuntimeError("Emulator.run() cannot be called from the emulator's own thread")
-        return asyncio.run_coroutine_threadsafe(fn(), loop).result(timeout)
+        return asyncio.run_coroutine_threadsafe(self._then_write(fn), loop).result(timeout)
+
+    async def _then_write(self, fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        result = await fn()
+        if self.state is not None:
+            self.state.flush()
+        return result
 
     def reset(self) -> None:
         """Forget conversations, attachments and faults; reset the counters."""

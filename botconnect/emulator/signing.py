@@ -7,9 +7,10 @@ every delivery to a bot once the emulator has an app id; and an Entra ID-like on
 endorsements), which signs the access tokens of ``POST /{tenant}/oauth2/v2.0/token``: the Connector endpoints'
 tokens, and bot-to-bot (skill) tokens.
 
-Keys are RSA-2048, made in memory when first needed (an emulator that never signs makes none) and never written
-anywhere. :meth:`SigningService.rotate` signs with new keys from then on and keeps publishing the previous ones,
-as the service does while it rolls keys over. :attr:`SigningService.cloud` is the ``CloudSettings`` a bot's
+Keys are RSA-2048, made in memory when first needed (an emulator that never signs makes none) and written nowhere
+but to the state file of ``Emulator(state_file=...)`` (so a bot's cached key set stays valid across a restart).
+:meth:`SigningService.rotate` signs with new keys from then on and keeps publishing the previous ones, as the
+service does while it rolls keys over. :attr:`SigningService.cloud` is the ``CloudSettings`` a bot's
 ``BotAuthenticator`` needs to trust exactly this emulator.
 """
 
@@ -27,6 +28,12 @@ import attrs
 import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    load_pem_private_key,
+)
 from jwt.algorithms import RSAAlgorithm
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -112,6 +119,20 @@ class KeyPair:
     def __repr__(self) -> str:
         return f"KeyPair(kid={self.kid!r}, endorsements={self.endorsements!r})"
 
+    def private_pem(self) -> bytes:
+        """The private key as unencrypted PKCS#8 PEM (for ``Emulator(state_file=...)``, which keeps its keys)."""
+        return self._private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+
+    @classmethod
+    def restore(cls, pem: bytes, kid: str, endorsements: tuple[str, ...] | None) -> KeyPair:
+        """The key :meth:`private_pem` wrote, with its kid and endorsements (ValueError if it is no RSA key)."""
+        private = load_pem_private_key(pem, password=None)
+        if not isinstance(private, rsa.RSAPrivateKey):
+            raise ValueError("not an RSA private key")
+        key = cls.__new__(cls)
+        key._private, key.kid, key.endorsements = private, kid, endorsements
+        return key
+
 
 class KeySet:
     """A published key set: the key that signs now, the rotated-out ones still published, and optionally a
@@ -165,6 +186,16 @@ class KeySet:
 
     def jwks(self) -> dict[str, Any]:
         return {"keys": [key.jwk() for key in self.published()]}
+
+    def made(self) -> tuple[list[KeyPair], KeyPair | None]:
+        """The keys made so far (the current one first) and the unendorsed one, without making any."""
+        with self._lock:
+            return list(self._keys), self._unendorsed
+
+    def restore(self, keys: list[KeyPair], unendorsed: KeyPair | None) -> None:
+        """Publish and sign with ``keys`` (the current one first), as :meth:`made` gave them."""
+        with self._lock:
+            self._keys, self._unendorsed = list(keys), unendorsed
 
 
 class SigningService:
