@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import httpx
 
 from botconnect._core.auth import AccessToken
 from botconnect._core.hmac_auth import KeyCredential, parse_connection_string
+from botconnect._core.operation import Operation
 from botconnect._core.requests import identity as build
 from botconnect._core.retry import RetryPolicy
+from botconnect.errors import HttpResponseError
 from botconnect.models.identifiers import (
     CommunicationCloudEnvironment,
     CommunicationIdentifier,
@@ -38,6 +40,7 @@ from botconnect.models.identifiers import (
 from botconnect.models.identity import CommunicationTokenScope
 
 from ._pipeline import AsyncPipeline, AsyncTokenCredential
+from ._transport import AsyncHTTP11Transport
 
 __all__ = [
     "AccessToken",
@@ -58,6 +61,8 @@ __all__ = [
     "identifier_from_raw_id",
 ]
 
+T = TypeVar("T")
+
 
 class CommunicationIdentityClient:
     """The identity service of the ACS resource at ``endpoint`` (``https://<resource>.communication.azure.com``;
@@ -68,6 +73,11 @@ class CommunicationIdentityClient:
     azure-identity's) for an Entra ID token. Either is only sent to the endpoint's own host, over https (plain
     http to loopback only). ``api_version`` defaults to 2023-10-01, as azure-communication-identity 1.5.0.
     Tokens come back as :class:`AccessToken` ``(token, expires_on)``, ``expires_on`` in Unix seconds.
+
+    The azure-core keyword arguments code written for azure-communication-identity passes (``headers``,
+    ``user_agent``, ``connection_timeout``, ``retry_total``, ``connection_verify``...) are taken per client and per
+    call as by ``ChatClient``, pipeline-only ones ignored with an ``IgnoredAzureOptionWarning``;
+    ``logging_enable=True`` traces requests and responses at DEBUG with every token ``<redacted>``.
     """
 
     def __init__(
@@ -81,13 +91,26 @@ class CommunicationIdentityClient:
         timeout: float | httpx.Timeout | None = None,
         retry_policy: RetryPolicy | None = None,
         user_agent: str | None = None,
+        **kwargs: Any,
     ) -> None:
-        self._context = build.identity_context(endpoint, api_version)
-        config = build.identity_config(
-            self._context, credential, timeout=timeout, retry_policy=retry_policy, user_agent=user_agent
+        self._context, config, options, self._trace = build.identity_client_setup(
+            endpoint,
+            credential,
+            api_version,
+            kwargs,
+            timeout=timeout,
+            retry_policy=retry_policy,
+            user_agent=user_agent,
+            transport=transport,
+            transport_type=httpx.AsyncBaseTransport,
+            http_client=http_client,
+            make_transport=AsyncHTTP11Transport,
         )
+        self._azure = options.calls
         bearer = cast(AsyncTokenCredential, credential) if config.scopes is not None else None  # else config signs
-        self._pipeline = AsyncPipeline(config=config, credential=bearer, http_client=http_client, transport=transport)
+        self._pipeline = AsyncPipeline(
+            config=config, credential=bearer, http_client=http_client, transport=options.transport
+        )
 
     @classmethod
     def from_connection_string(cls, conn_str: str, **kwargs: Any) -> CommunicationIdentityClient:
@@ -107,11 +130,16 @@ class CommunicationIdentityClient:
         return self._context.api_version
 
     async def create_user(
-        self, *, timeout: float | None = None, retry_policy: RetryPolicy | None = None, deadline: float | None = None
+        self,
+        *,
+        timeout: float | None = None,
+        retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
+        **kwargs: Any,
     ) -> CommunicationUserIdentifier:
         """Create a user (no token). Not retried once the service may have created it."""
         operation = build.build_create_user(self._context)
-        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
+        return await self._run("create_user", operation, kwargs, timeout, retry_policy, deadline)
 
     async def create_user_and_token(
         self,
@@ -121,10 +149,11 @@ class CommunicationIdentityClient:
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
         deadline: float | None = None,
+        **kwargs: Any,
     ) -> tuple[CommunicationUserIdentifier, AccessToken]:
         """Create a user and a token for ``scopes``, valid ``token_expires_in`` (1 to 24 hours; default 24)."""
         operation = build.build_create_user_and_token(self._context, scopes, token_expires_in)
-        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
+        return await self._run("create_user_and_token", operation, kwargs, timeout, retry_policy, deadline)
 
     async def get_token(
         self,
@@ -135,10 +164,11 @@ class CommunicationIdentityClient:
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
         deadline: float | None = None,
+        **kwargs: Any,
     ) -> AccessToken:
         """A new token for ``user`` with ``scopes``, valid ``token_expires_in`` (1 to 24 hours; default 24)."""
         operation = build.build_get_token(self._context, user, scopes, token_expires_in)
-        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
+        return await self._run("get_token", operation, kwargs, timeout, retry_policy, deadline)
 
     async def revoke_tokens(
         self,
@@ -147,10 +177,11 @@ class CommunicationIdentityClient:
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
         deadline: float | None = None,
+        **kwargs: Any,
     ) -> None:
         """Revoke every token issued to ``user`` so far (tokens issued later work)."""
         operation = build.build_revoke_tokens(self._context, user)
-        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
+        return await self._run("revoke_tokens", operation, kwargs, timeout, retry_policy, deadline)
 
     async def delete_user(
         self,
@@ -159,10 +190,11 @@ class CommunicationIdentityClient:
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
         deadline: float | None = None,
+        **kwargs: Any,
     ) -> None:
         """Delete ``user`` and its data, revoking all its tokens."""
         operation = build.build_delete_user(self._context, user)
-        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
+        return await self._run("delete_user", operation, kwargs, timeout, retry_policy, deadline)
 
     async def get_token_for_teams_user(
         self,
@@ -173,11 +205,31 @@ class CommunicationIdentityClient:
         timeout: float | None = None,
         retry_policy: RetryPolicy | None = None,
         deadline: float | None = None,
+        **kwargs: Any,
     ) -> AccessToken:
         """Exchange a Teams user's Entra ID token (for app ``client_id``, user ``user_object_id``) for an ACS token
         expiring with it."""
         operation = build.build_get_token_for_teams_user(self._context, aad_token, client_id, user_object_id)
-        return await self._pipeline.run(operation, timeout=timeout, retry_policy=retry_policy, deadline=deadline)
+        return await self._run("get_token_for_teams_user", operation, kwargs, timeout, retry_policy, deadline)
+
+    async def _run(
+        self,
+        where: str,
+        operation: Operation[T],
+        kwargs: dict[str, Any],
+        timeout: float | None,
+        retry_policy: RetryPolicy | None,
+        deadline: float | None,
+    ) -> T:
+        trace = self._trace.for_call(kwargs)
+        operation, options = self._azure.prepare(
+            operation, kwargs, timeout=timeout, retry_policy=retry_policy, deadline=deadline, where=where
+        )
+        try:
+            return await self._pipeline.run(trace.wrap(operation), **options)
+        except HttpResponseError as error:
+            trace.response(error.response)
+            raise
 
     async def close(self) -> None:
         """Close the connection pool (a user-supplied ``http_client`` is left open). Safe to call twice."""

@@ -11,6 +11,7 @@ import email.utils
 import hashlib
 import hmac
 import json
+import logging
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -81,7 +82,7 @@ def only(received: list[ReceivedRequest], key: str) -> ReceivedRequest:
     request = received.pop()
     check_signed(request, key)
     assert request.headers["accept"] == "application/json"
-    assert request.headers["user-agent"].startswith("botconnect-python/")
+    assert "botconnect-python/" in request.headers["user-agent"]
     return request
 
 
@@ -365,7 +366,17 @@ def test_every_attempt_is_signed_again() -> None:
     dates = iter([1_780_000_000.0, 1_780_000_030.0])
     context = build.identity_context("https://res.communication.azure.com", API)
     key = base64.b64encode(b"k" * 32).decode()
-    config = build.identity_config(context, key, timeout=None, retry_policy=None, user_agent=None)
+    _, config, _, _ = build.identity_client_setup(
+        context.endpoint,
+        key,
+        API,
+        {},
+        timeout=None,
+        retry_policy=None,
+        user_agent=None,
+        transport=None,
+        transport_type=httpx.BaseTransport,
+    )
     config = attrs.evolve(config, signer=HmacSigner(key, clock=lambda: next(dates)))
     operation = build.build_get_token(context, CommunicationUserIdentifier("8:acs:res_u"), ["chat"])
     flow = core_pipeline.call_flow(operation, config)
@@ -395,3 +406,70 @@ def test_the_signature_covers_the_percent_encoded_path_as_sent(
         request.target
         == f"/identities/8%3Aacs%3Aother_a%20b%20%C3%A9%3F%23%25%3B%40%2B/:issueAccessToken?api-version={API}"
     )
+
+
+# -- azure-core keyword arguments, as Microsoft's client takes them -------------------------------------------------
+
+
+def test_azure_core_headers_user_agent_and_request_id(
+    env: Env, emulator: Emulator, received: list[ReceivedRequest]
+) -> None:
+    with identity_client(env, emulator, headers={"x-app": "client"}) as client:
+        client.create_user(headers={"x-call": "call"}, user_agent="migrated-app/1.0", request_id="req-42")
+    request = only(received, emulator.acs_access_key)  # extra headers are not signed: the signature still holds
+    assert (request.headers["x-app"], request.headers["x-call"]) == ("client", "call")
+    assert request.headers["x-ms-client-request-id"] == "req-42"
+    assert request.headers["user-agent"].startswith("migrated-app/1.0 botconnect-python/")
+
+
+def test_pipeline_only_options_are_ignored_with_a_warning_and_typos_refused(env: Env, emulator: Emulator) -> None:
+    with pytest.warns(botconnect.IgnoredAzureOptionWarning, match="http_logging_policy"):
+        client = identity_client(env, emulator, http_logging_policy=object())
+    with client:
+        with pytest.warns(botconnect.IgnoredAzureOptionWarning, match="raw_response_hook"):
+            assert client.create_user(raw_response_hook=lambda response: None).id.startswith("8:acs:")
+        with pytest.raises(TypeError, match="tokn_expires_in"):
+            client.create_user_and_token(["chat"], tokn_expires_in=timedelta(hours=1))
+    with pytest.raises(TypeError, match="credentail"):
+        identity_client(env, emulator, credentail="x")
+
+
+def test_retry_total_per_call(env: Env) -> None:
+    attempts: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        attempts.append(request)
+        return httpx.Response(503, headers={"Retry-After": "0"}, json={"error": {"code": "Busy", "message": "busy"}})
+
+    key = base64.b64encode(b"k" * 32).decode()
+    client = env.construct(
+        "CommunicationIdentityClient",
+        "https://res.communication.azure.com",
+        key,
+        transport=httpx.MockTransport(handler),
+    )
+    with client, pytest.raises(botconnect.errors.ServiceUnavailableError):
+        client.get_token(CommunicationUserIdentifier("8:acs:res_u"), ["chat"], retry_total=1)
+    assert len(attempts) == 2  # the first attempt and one retry, each signed afresh
+    assert all("HMAC-SHA256" in request.headers["Authorization"] for request in attempts)
+
+
+def test_logging_enable_traces_without_any_token(
+    env: Env, emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="botconnect.identity")
+    with identity_client(env, emulator, logging_enable=True) as client:
+        user, token = client.create_user_and_token(["chat"])
+        teams = client.get_token_for_teams_user("aad.secret.token", "app", "oid")
+        quiet = client.get_token(user, ["chat"], logging_enable=False)
+        client.delete_user(user)
+        with pytest.raises(ResourceNotFoundError):
+            client.get_token(user, ["chat"])
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert "Request URL: 'http://127.0.0.1" in text
+    assert "Response status: 201" in text
+    assert "IdentityNotFound" in text  # a failed call's answer is traced too
+    assert text.count('"token": "<redacted>"') >= 3  # the issued token, the Teams token sent, the one issued for it
+    for secret in (token.token, teams.token, "aad.secret.token", quiet.token, emulator.acs_access_key, "HMAC-SHA256"):
+        assert secret not in text
+    assert text.count("Request URL:") == 4  # not the call with logging_enable=False

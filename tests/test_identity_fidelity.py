@@ -135,3 +135,14 @@ def test_every_name_of_microsofts_package_is_in_ours() -> None:
     assert {scope.value for scope in identity.CommunicationTokenScope} == {
         scope.value for scope in botconnect.CommunicationTokenScope
     }
+
+
+def test_connection_verify_trusts_the_emulators_ca(emulator: Emulator) -> None:
+    assert emulator.ca_file is not None
+    with botconnect.CommunicationIdentityClient.from_connection_string(
+        emulator.acs_connection_string, connection_verify=emulator.ca_file
+    ) as client:
+        assert client.create_user().id.startswith("8:acs:")
+    untrusting = botconnect.CommunicationIdentityClient.from_connection_string(emulator.acs_connection_string)
+    with untrusting, pytest.raises(botconnect.errors.ServiceRequestError):  # the default store lacks that CA
+        untrusting.create_user(retry_total=0)

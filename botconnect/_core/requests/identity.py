@@ -9,7 +9,7 @@ access key (HMAC-SHA256, :mod:`botconnect._core.hmac_auth`) or carry an Entra ID
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,11 +20,12 @@ from ...errors import DeserializationError
 from ...models.identifiers import CommunicationUserIdentifier, as_identifier
 from .. import serde
 from ..auth import AccessToken
+from ..azure_compat import ClientOptions, client_options
 from ..hmac_auth import HmacSigner, with_scheme
+from ..identity_trace import IdentityTrace
 from ..operation import Operation
-from ..pipeline import CallConfig, default_user_agent, make_timeout
+from ..pipeline import CallConfig
 from ..responses import parse_json, parse_none
-from ..retry import RetryPolicy
 from ..security import HostAllowList, ensure_safe_for_credentials, path_segment
 from ._common import build_url, bytes_request
 
@@ -39,6 +40,7 @@ __all__ = [
     "build_get_token",
     "build_get_token_for_teams_user",
     "build_revoke_tokens",
+    "identity_client_setup",
     "identity_config",
     "identity_context",
 ]
@@ -80,20 +82,9 @@ def identity_context(endpoint: Any, api_version: Any) -> IdentityContext:
     return IdentityContext(url, api_version.strip())
 
 
-def identity_config(
-    context: IdentityContext,
-    credential: Any,
-    *,
-    timeout: float | httpx.Timeout | None,
-    retry_policy: RetryPolicy | None,
-    user_agent: str | None,
-) -> CallConfig:
+def identity_config(context: IdentityContext, credential: Any, options: ClientOptions) -> CallConfig:
     """Call settings: an access key (str or AzureKeyCredential) signs each request, a token credential (anything
     with ``get_token``) gets an Entra ID token; either only to the endpoint's own host, over https (or loopback)."""
-    if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
-        raise TypeError("retry_policy must be a RetryPolicy")
-    if user_agent is not None and not isinstance(user_agent, str):
-        raise TypeError("user_agent must be a str")
     bearer = not isinstance(credential, str) and callable(getattr(credential, "get_token", None))
     if not bearer and not isinstance(credential, str) and not isinstance(getattr(credential, "key", None), str):
         raise TypeError(
@@ -103,13 +94,45 @@ def identity_config(
     allow = HostAllowList.of([context.endpoint.host])
     ensure_safe_for_credentials(context.endpoint, allow)
     return CallConfig(
-        user_agent=default_user_agent(user_agent),
-        timeout=make_timeout(timeout),
-        retry_policy=retry_policy if retry_policy is not None else RetryPolicy(),
+        user_agent=options.user_agent,
+        timeout=options.timeout,
+        retry_policy=options.retry_policy,
         scopes=(ENTRA_SCOPE,) if bearer else None,
         trusted_hosts=allow,
         signer=None if bearer else HmacSigner(credential),
     )
+
+
+def identity_client_setup(
+    endpoint: Any,
+    credential: Any,
+    api_version: Any,
+    kwargs: dict[str, Any],
+    *,
+    timeout: float | httpx.Timeout | None,
+    retry_policy: Any,
+    user_agent: str | None,
+    transport: Any,
+    transport_type: type[Any],
+    http_client: Any = None,
+    make_transport: Callable[..., Any] | None = None,
+) -> tuple[IdentityContext, CallConfig, ClientOptions, IdentityTrace]:
+    """Everything an identity client's constructor decides: where it sends, its call settings, its azure-core
+    keyword arguments (``kwargs``, see :mod:`botconnect._core.azure_compat`) and its redacting network trace."""
+    context = identity_context(endpoint, api_version)
+    trace = IdentityTrace.take(kwargs)
+    options = client_options(
+        kwargs,
+        where="CommunicationIdentityClient",
+        timeout=timeout,
+        retry_policy=retry_policy,
+        user_agent=user_agent,
+        transport=transport,
+        transport_type=transport_type,
+        http_client=http_client,
+        make_transport=make_transport,
+    )
+    return context, identity_config(context, credential, options), options, trace
 
 
 # -- arguments ---------------------------------------------------------------------------------------------------
