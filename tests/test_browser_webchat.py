@@ -35,6 +35,7 @@ USER_BUBBLES = ".webchat__bubble--from-user .webchat__bubble__content"
 
 
 def host_app() -> Starlette:
+    """The web site hosting Web Chat on its own origin: the page, its script and Web Chat's prebuilt bundle."""
     files = {
         "/": PROJECT / "index.html",
         "/host.js": PROJECT / "host.js",
@@ -245,3 +246,27 @@ def test_a_reload_resumes_from_the_watermark(page: Any, host: str, emulator: Emu
     wait_for_bot_text(page, "echo: second")
     texts = [a.get("text") for a in emulator.directline.activities(conversation_id)]
     assert texts == ["first", "echo: first", "while you were away", "second", "echo: second"]
+
+
+def test_the_token_is_renewed_before_it_expires(page: Any, host: str, emulator: Emulator, bot: ScriptedBot) -> None:
+    page.clock.install()  # the page's timers on a fake clock: DirectLineJS renews its token every 15 minutes
+    first = token_for(emulator)
+    open_webchat(page, host, emulator, first)
+    send(page, "before")
+    wait_for_bot_text(page, "echo: before")
+    with page.expect_response(lambda r: r.url == f"{emulator.url}/v3/directline/tokens/refresh") as refreshed:
+        page.clock.fast_forward("15:05")
+    assert refreshed.value.status == 200
+    assert refreshed.value.request.all_headers()["authorization"] == f"Bearer {first}"
+    renewed = refreshed.value.json()["token"]
+    assert renewed != first
+    page.wait_for_function("token => window.hostDirectLine.token === token", arg=renewed, timeout=WAIT_MS)
+
+    with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/activities")) as posted:
+        send(page, "after")
+    assert posted.value.all_headers()["authorization"] == f"Bearer {renewed}"
+    wait_for_bot_text(page, "echo: after")
+    assert [m["text"] for m in bot.messages()] == ["before", "after"]
+    left = emulator.directline.token_expires_in(renewed)
+    assert left is not None
+    assert left > 0
