@@ -11,7 +11,8 @@ otherwise::
 
 Every block is type-checked with ``mypy --strict``. A block that only includes a file (``--8<-- "path"``, the
 snippets syntax of the docs site) stands for that file: it is type-checked, and run when it lives in
-``docs/examples/`` (``samples/`` are run by tests/test_samples.py).
+``docs/examples/`` (``samples/`` are run by tests/test_samples.py). Every ``docs/examples/*.py`` runs offline and is
+shown in the docs, except ``_name.py`` modules, which the examples import (and so run through them).
 """
 
 from __future__ import annotations
@@ -128,7 +129,8 @@ def included_files(blocks: list[Block]) -> list[Path]:
 BLOCKS = all_blocks()
 RUNNABLE = [block for block in BLOCKS if block.run]
 INCLUDED = included_files(BLOCKS)
-EXAMPLE_FILES = sorted((ROOT / "docs" / "examples").glob("*.py"))
+EXAMPLE_FILES = sorted((ROOT / "docs" / "examples").glob("*.py"))  # _name.py: modules the examples import
+RUNNABLE_EXAMPLES = [path for path in EXAMPLE_FILES if not path.name.startswith("_")]
 
 
 def _offline_environment() -> dict[str, str]:
@@ -160,7 +162,7 @@ def test_runnable_block_runs_offline(block: Block, tmp_path: Path) -> None:
     assert result.returncode == 0, f"{block.label} failed:\n{result.stderr}"
 
 
-@pytest.mark.parametrize("example", EXAMPLE_FILES, ids=[p.name for p in EXAMPLE_FILES])
+@pytest.mark.parametrize("example", RUNNABLE_EXAMPLES, ids=[p.name for p in RUNNABLE_EXAMPLES])
 def test_docs_example_file_runs_offline(example: Path, tmp_path: Path) -> None:
     result = _run(example, tmp_path)
     assert result.returncode == 0, f"{example.name} failed:\n{result.stderr}"
@@ -168,7 +170,7 @@ def test_docs_example_file_runs_offline(example: Path, tmp_path: Path) -> None:
 
 
 def test_every_docs_example_file_is_shown_in_the_docs() -> None:
-    assert sorted(set(EXAMPLE_FILES) - set(INCLUDED)) == []
+    assert sorted(set(RUNNABLE_EXAMPLES) - set(INCLUDED)) == []
 
 
 def test_every_included_file_exists_and_is_tested() -> None:

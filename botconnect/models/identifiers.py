@@ -114,13 +114,16 @@ class CommunicationIdentifierLike(Protocol):
     """
 
     @property
-    def raw_id(self) -> str: ...
+    def raw_id(self) -> str:
+        """The raw id, as ACS writes it (``8:acs:...``)."""
 
     @property
-    def kind(self) -> Any: ...
+    def kind(self) -> Any:
+        """The identifier's kind (``communicationUser``, ``phoneNumber``...), an enum or its string value."""
 
     @property
-    def properties(self) -> Mapping[str, Any]: ...
+    def properties(self) -> Mapping[str, Any]:
+        """The kind's own fields (``id``, ``value``, ``user_id``...)."""
 
 
 def _cloud(value: CommunicationCloudEnvironment | str) -> CommunicationCloudEnvironment:
