@@ -13,12 +13,14 @@ import threading
 
 import httpx
 
-from ._core.clientconfig import env_proxies_configured, proxy_environment
+from ._core.clientconfig import env_proxies_configured, environment_values, proxy_environment
 
 __all__ = ["HTTP11Transport", "default_ssl_context", "default_transport", "shared_pool_key"]
 
 _contexts: dict[tuple[bool, str | None, str | None], ssl.SSLContext] = {}
 _contexts_lock = threading.Lock()
+_TRUST_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR")
+_TRUST_VARIABLE_BYTES = (b"SSL_CERT_FILE", b"SSL_CERT_DIR")
 
 
 def default_ssl_context(*, trust_env: bool = True) -> ssl.SSLContext:
@@ -48,8 +50,7 @@ def default_ssl_context(*, trust_env: bool = True) -> ssl.SSLContext:
 def shared_pool_key() -> tuple[object, ...]:
     """Clients given no transport share one pool while this stays equal: the same process (a forked child must not
     use its parent's sockets), the same trust settings and the same proxy settings, as SDK-built pools follow."""
-    environ = os.environ
-    return (os.getpid(), environ.get("SSL_CERT_FILE"), environ.get("SSL_CERT_DIR"), proxy_environment())
+    return (os.getpid(), environment_values(_TRUST_VARIABLES, _TRUST_VARIABLE_BYTES), proxy_environment())
 
 
 class HTTP11Transport(httpx.HTTPTransport):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import urllib.request
 from collections.abc import Iterable
@@ -20,6 +21,7 @@ __all__ = [
     "connector_config",
     "endpoint_config",
     "env_proxies_configured",
+    "environment_values",
     "proxy_environment",
 ]
 
@@ -79,6 +81,9 @@ def connector_config(
     if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
         raise TypeError("retry_policy must be a RetryPolicy")  # before the URL check: argument errors first
     cloud: CloudSettings = getattr(credential, "cloud", None) or PUBLIC_CLOUD
+    if trusted_hosts is None and timeout is None and retry_policy is None and user_agent is None:
+        scope = None if credential is None else (getattr(credential, "scope", None) or cloud.scope)
+        return _default_connector_config(service_url, cloud.trusted_hosts, scope)
     if trusted_hosts is not None and isinstance(trusted_hosts, str):
         raise TypeError("trusted_hosts must be an iterable of host patterns, not a single str")
     allow = HostAllowList.of(trusted_hosts if trusted_hosts is not None else cloud.trusted_hosts)
@@ -88,6 +93,22 @@ def connector_config(
         ensure_safe_for_credentials(service_url, allow)
     return client_call_config(
         timeout=timeout, retry_policy=retry_policy, user_agent=user_agent, scopes=scopes, trusted_hosts=allow
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _default_connector_config(service_url: httpx.URL, trusted_hosts: tuple[str, ...], scope: str | None) -> CallConfig:
+    # what a bot builds for every incoming activity: a client with the default settings for one of a few service
+    # URLs. CallConfig is immutable, so clients share it; a refused URL raises every time (errors are not cached)
+    allow = HostAllowList.of(trusted_hosts)
+    if scope is not None:
+        ensure_safe_for_credentials(service_url, allow)
+    return client_call_config(
+        timeout=None,
+        retry_policy=None,
+        user_agent=None,
+        scopes=None if scope is None else (scope,),
+        trusted_hosts=allow,
     )
 
 
@@ -108,11 +129,25 @@ def endpoint_config(
     )
 
 
-def proxy_environment() -> tuple[str | None, ...]:
+#: os.environ's own store on POSIX (bytes names and values): read directly, a variable costs a dict lookup
+#: instead of encoding the name and decoding the value (11 lookups were a fifth of building a client)
+_ENVIRON_BYTES: dict[bytes, bytes] | None = getattr(os.environ, "_data", None) if os.name == "posix" else None
+_PROXY_VARIABLE_BYTES = tuple(name.encode("ascii") for name in _PROXY_VARIABLES)
+
+
+def environment_values(names: tuple[str, ...], names_bytes: tuple[bytes, ...]) -> tuple[str | bytes | None, ...]:
+    """The values of ``names`` (``names_bytes``: the same, encoded), to compare with an earlier call's answer."""
+    if _ENVIRON_BYTES is not None:
+        data = _ENVIRON_BYTES
+        return tuple([data.get(name) for name in names_bytes])
+    environ = os.environ
+    return tuple([environ.get(name) for name in names])
+
+
+def proxy_environment() -> tuple[str | bytes | None, ...]:
     """The proxy variables' values: equal tuples mean httpx would route calls the same way (a few microseconds,
     where ``urllib.request.getproxies()`` scans the whole environment)."""
-    environ = os.environ
-    return tuple([environ.get(name) for name in _PROXY_VARIABLES])
+    return environment_values(_PROXY_VARIABLES, _PROXY_VARIABLE_BYTES)
 
 
 def env_proxies_configured() -> bool:

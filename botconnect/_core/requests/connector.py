@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -62,9 +63,18 @@ _CREATED = frozenset({200, 201, 202})
 
 def normalize_service_url(service_url: str | httpx.URL) -> httpx.URL:
     """The channel's ``serviceUrl`` as a base URL (path kept, e.g. ``https://smba.trafficmanager.net/amer/``)."""
-    if not isinstance(service_url, str | httpx.URL):
+    if isinstance(service_url, str):
+        return _parse_service_url(service_url)
+    if not isinstance(service_url, httpx.URL):
         raise TypeError(f"service_url must be a str, got {type(service_url).__name__}")
-    url = httpx.URL(str(service_url).strip())
+    return _parse_service_url(str(service_url))
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_service_url(service_url: str) -> httpx.URL:
+    # cached: a bot builds a client per incoming activity for one of a few service URLs, and parsing one was a
+    # third of building the client; httpx.URL is immutable, so clients share it (errors are not cached)
+    url = httpx.URL(service_url.strip())
     if url.scheme not in ("http", "https") or not url.host:
         raise ValueError(f"service_url must be an absolute http(s) URL, got {str(service_url)!r}")
     if url.query or url.fragment:
