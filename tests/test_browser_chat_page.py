@@ -302,6 +302,27 @@ def test_a_dropped_stream_is_reconnected_from_the_watermark(page: Any, emulator:
     assert bot_bubbles(page) == ["echo: one", "after the drop"]
 
 
+def test_the_token_is_refreshed_halfway_through_its_life(page: Any, emulator: Emulator, bot: ScriptedBot) -> None:
+    page.clock.install()  # the page's timers on a fake clock: it refreshes its 30-minute token after 15
+    open_chat(page, emulator)
+    first = json.loads(page.evaluate("sessionStorage.getItem('botconnect.chat.state')"))["token"]
+    with page.expect_response(lambda r: r.url == f"{emulator.url}/v3/directline/tokens/refresh") as refreshed:
+        page.clock.fast_forward("15:05")
+    assert refreshed.value.status == 200
+    assert refreshed.value.request.all_headers()["authorization"] == f"Bearer {first}"
+    renewed = refreshed.value.json()["token"]
+    assert renewed != first
+    page.wait_for_function(
+        "token => JSON.parse(sessionStorage.getItem('botconnect.chat.state')).token === token",
+        arg=renewed,
+        timeout=WAIT_MS,
+    )
+    with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/activities")) as posted:
+        send(page, "after the refresh")
+    assert posted.value.all_headers()["authorization"] == f"Bearer {renewed}"
+    wait_for_bot_text(page, "echo: after the refresh")
+
+
 def test_new_conversation_starts_afresh(page: Any, emulator: Emulator, bot: ScriptedBot) -> None:
     first = open_chat(page, emulator)
     send(page, "before")
