@@ -49,7 +49,8 @@ def _blocks(group: str) -> str:
         else:
             twins[names[0].name].insert(0, names[0])
     lines: list[str] = []
-    for name, exports in sorted(twins.items(), key=lambda item: item[0].lower()):
+    # the clients first (what a reader starts from), then everything else alphabetically
+    for name, exports in sorted(twins.items(), key=lambda item: (not item[0].endswith("Client"), item[0].lower())):
         lines.append(f"## `{name}`\n")
         if len(exports) > 1:
             lines.append('=== "sync (botconnect)"\n')
