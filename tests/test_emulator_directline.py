@@ -130,13 +130,13 @@ def test_activities_and_watermarks(client: botconnect.DirectLineClient) -> None:
         ("user-1", "two"),
         ("echo-bot", "echo: two"),
     ]
-    assert everything.watermark == "4"
+    assert everything.watermark == "3"  # the sequence number of the last activity, as the service has it
     assert everything.activities[1].reply_to_id == first.id
     assert {a.channel_id for a in everything.activities} == {"directline"}
 
-    later = client.conversations.get_activities(cid, watermark="2")
+    later = client.conversations.get_activities(cid, watermark="1")
     assert [a.text for a in later.activities] == ["two", "echo: two"]
-    assert client.conversations.get_activities(cid, watermark="4").activities == []
+    assert client.conversations.get_activities(cid, watermark="3").activities == []
 
 
 def test_a_bad_watermark_is_400(emulator: Emulator, client: botconnect.DirectLineClient) -> None:
@@ -206,10 +206,8 @@ def test_the_stream_sends_activity_sets_and_keepalives(client: botconnect.Direct
                 frames.append(ws.receive_text(timeout=10))
     activity_sets = [json.loads(frame) for frame in frames if frame]
     assert [a["text"] for s in activity_sets for a in s["activities"]] == ["streamed", "echo: streamed"]
-    seen = 0
-    for activity_set in activity_sets:  # each set's watermark is the position after its last activity
-        seen += len(activity_set["activities"])
-        assert activity_set["watermark"] == str(seen)
+    for activity_set in activity_sets:  # each set's watermark is its last activity's sequence number
+        assert activity_set["watermark"] == str(int(activity_set["activities"][-1]["id"].rpartition("|")[2]))
 
 
 def test_a_stream_url_works_for_its_conversation_only(emulator: Emulator, client: botconnect.DirectLineClient) -> None:
@@ -223,7 +221,7 @@ def test_a_stream_url_works_for_its_conversation_only(emulator: Emulator, client
 def test_reconnect_replays_from_the_watermark(emulator: Emulator, client: botconnect.DirectLineClient) -> None:
     cid = client.conversations.start_conversation().conversation_id
     client.conversations.post_activity(cid, say("before"))
-    resumed = client.conversations.reconnect_to_conversation(cid, watermark="1")
+    resumed = client.conversations.reconnect_to_conversation(cid, watermark="0")
     with httpx.Client() as http, connect_ws(resumed.stream_url.replace("ws://", "http://"), http) as ws:
         frame = json.loads(ws.receive_text(timeout=10))
     assert [a["text"] for a in frame["activities"]] == ["echo: before"]
@@ -337,3 +335,30 @@ def test_an_upload_keeps_attachments_by_url_and_appends_leftover_files(
     assert attachments[0].content_url == "https://example.com/linked.png"
     with httpx.Client() as http:
         assert [http.get(a.content_url).content for a in attachments[1:]] == [b"1", b"2"]
+
+
+def test_watermarks_are_sequence_numbers_that_stay_put(emulator: Emulator, client: botconnect.DirectLineClient) -> None:
+    started = client.conversations.start_conversation()
+    cid = started.conversation_id
+    assert started.stream_url is not None
+    assert "watermark=-&" in started.stream_url  # a new conversation's stream starts before the first activity
+    empty = client.conversations.get_activities(cid)
+    assert (empty.activities, empty.watermark) == ([], None)
+    with botconnect.ConnectorClient(emulator.service_url) as bot:
+        bot.conversations.send_to_conversation(cid, Activity(type="typing"))  # takes number 0, never kept
+        first = client.conversations.post_activity(cid, say("one"))  # 1, and its echo 2
+        doomed = bot.conversations.send_to_conversation(cid, Activity(type="message", text="doomed"))  # 3
+        mark = client.conversations.get_activities(cid).watermark
+        bot.conversations.delete_activity(cid, doomed.id)
+        client.conversations.post_activity(cid, say("two"))  # 4, and its echo 5
+    assert first.id == f"{cid}|0000001"
+    assert mark == "3"
+    after = client.conversations.get_activities(cid, watermark=mark)
+    assert [a.text for a in after.activities] == ["two", "echo: two"]  # the deletion moved nothing
+    assert after.watermark == "5"
+    for watermark in ["-", ""]:
+        texts = [a.text for a in client.conversations.get_activities(cid, watermark=watermark).activities]
+        assert texts == ["one", "echo: one", "two", "echo: two"]
+    for bad in ["abc", "-1", "1.5", "9" * 13]:
+        answer = raw(emulator, "GET", f"/v3/directline/conversations/{cid}/activities?watermark={bad}", emulator.secret)
+        assert answer.status_code == 400, bad

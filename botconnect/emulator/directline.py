@@ -6,13 +6,16 @@ delivered to the bot (``POST`` to its messaging endpoint, ``serviceUrl`` = the e
 accepted it (502 if it did not); an ``invoke`` (and an activity sent with ``deliveryMode: expectReplies``) is
 answered, as Teams relays it, with the bot's own status and JSON body when the bot answered 2xx or 4xx with one.
 What the bot sends through the Connector endpoints reaches every client by polling and by stream. Activity ids are
-``<conversation id>|<7-digit position>``; a watermark is the number of activities before the next one.
+``<conversation id>|<7-digit sequence number>`` (typing takes a number too, but is never kept) and a watermark, as
+the real service has it, is the sequence number of the last activity it covers (``-`` before the first): stable,
+whatever is deleted or pushed live in between.
 :class:`DirectLineFaults` and the control methods make it misbehave on demand.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import json
 import math
@@ -281,7 +284,7 @@ class DirectLine:
         return result
 
     def _conversation_body(
-        self, request: Request, conversation: Conversation, token: _Token, watermark: int | None
+        self, request: Request, conversation: Conversation, token: _Token, position: int | None
     ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "conversationId": conversation.id,
@@ -289,7 +292,7 @@ class DirectLine:
             # whole seconds left, rounded up: a token issued during this request still reports its full lifetime
             "expires_in": max(0, math.ceil(token.expires_at - self.clock() - 1e-6)),
         }
-        if watermark is not None:
+        if position is not None:
             now = self.clock()
             if len(self._stream_tokens) > 1000:  # stream URLs live a minute: forget the stale ones
                 self._stream_tokens = {k: t for k, t in self._stream_tokens.items() if t.expires_at > now}
@@ -297,7 +300,7 @@ class DirectLine:
             self._stream_tokens[stream.value] = stream
             scheme = "wss" if request.url.scheme == "https" else "ws"
             base = f"{scheme}://{request.url.netloc}{PREFIX}/conversations/{conversation.id}/stream"
-            body["streamUrl"] = f"{base}?watermark={watermark}&t={stream.value}"
+            body["streamUrl"] = f"{base}?watermark={_mark(conversation, position) or '-'}&t={stream.value}"
         return body
 
     # -- REST ------------------------------------------------------------------------------------------------
@@ -352,8 +355,8 @@ class DirectLine:
             if token.user and token.user.get("id") and conversation.add_member({**token.user, "role": "user"}):
                 joined.append(dict(token.user))
             await self._notify_bot(conversation, joined, token.user)
-        watermark = len(conversation.activities) if existed else 0
-        body = self._conversation_body(request, conversation, token, watermark)
+        position = len(conversation.activities) if existed else 0
+        body = self._conversation_body(request, conversation, token, position)
         return JSONResponse(body, status_code=200 if existed else 201)
 
     async def _reconnect(self, request: Request) -> Response:
@@ -362,12 +365,12 @@ class DirectLine:
         if isinstance(auth, Response):
             return auth
         conversation = self.store.conversations[cid]
-        watermark = _parse_watermark(request, len(conversation.activities))
-        if watermark is None:
+        position = _parse_watermark(request, conversation, len(conversation.activities))
+        if position is None:
             return error(400, "BadArgument", "Invalid watermark")
         self.reconnects += 1
         token = auth if isinstance(auth, _Token) else self._issue(cid)
-        return JSONResponse(self._conversation_body(request, conversation, token, watermark))
+        return JSONResponse(self._conversation_body(request, conversation, token, position))
 
     async def _get_activities(self, request: Request) -> Response:
         cid = request.path_params["cid"]
@@ -375,12 +378,11 @@ class DirectLine:
         if isinstance(auth, Response):
             return auth
         conversation = self.store.conversations[cid]
-        start = _parse_watermark(request, 0)
+        start = _parse_watermark(request, conversation, 0)
         if start is None:
             return error(400, "BadArgument", "Invalid watermark")
         self.polls += 1
-        end = len(conversation.activities)
-        return JSONResponse({"activities": conversation.visible(min(start, end), end), "watermark": str(end)})
+        return JSONResponse(_activity_set(conversation, start, len(conversation.activities)))
 
     async def _post_activity(self, request: Request) -> Response:
         cid = request.path_params["cid"]
@@ -495,8 +497,8 @@ class DirectLine:
         ):
             await websocket.close(code=1008)  # before accept: the upgrade is answered with 403
             return
-        watermark = _parse_int(websocket.query_params.get("watermark"))
-        start = max(0, (watermark or 0) - self.faults.replay_overlap)
+        position = _position_after(self.store.conversations[cid], websocket.query_params.get("watermark"))
+        start = max(0, (position or 0) - self.faults.replay_overlap)
         await websocket.accept()
         stream = _Stream(conversation_id=cid, position=start)
         self.stream_connects += 1
@@ -554,7 +556,7 @@ class DirectLine:
                 )
                 if stream.position < end:
                     begin = max(0, stream.position - self.faults.overlap)
-                    frame: dict[str, Any] = {"activities": conversation.visible(begin, end), "watermark": str(end)}
+                    frame = _activity_set(conversation, begin, end)
                     stream.position = end
                 else:
                     frame = {"activities": [stream.live.pop(0)[1]]}
@@ -589,11 +591,43 @@ def _parse_int(value: str | None) -> int | None:
     return int(value)
 
 
-def _parse_watermark(request: Request, default: int) -> int | None:
+def _parse_watermark(request: Request, conversation: Conversation, default: int) -> int | None:
+    """The log position a request's ``watermark`` stands for (``default`` without one), None if it is not one."""
     raw = request.query_params.get("watermark")
-    if raw is None or raw == "":
-        return default
-    return _parse_int(raw)
+    return default if raw is None else _position_after(conversation, raw)
+
+
+def _number(activity: dict[str, Any], fallback: int) -> int:
+    """An activity's sequence number (the end of its ``<conversation>|<number>`` id)."""
+    number = str(activity.get("id", "")).rpartition("|")[2]
+    return int(number) if number.isascii() and number.isdigit() else fallback
+
+
+def _mark(conversation: Conversation, position: int) -> str | None:
+    """The watermark after the first ``position`` activities: the last one's sequence number (None before any)."""
+    if position <= 0:
+        return None
+    return str(_number(conversation.activities[position - 1], position - 1))
+
+
+def _position_after(conversation: Conversation, watermark: str | None) -> int | None:
+    """How many logged activities a watermark covers (0 for none, ``''`` or ``-``); None if it is not a watermark."""
+    if watermark is None or watermark in ("", "-"):
+        return 0
+    number = _parse_int(watermark)
+    if number is None:
+        return None
+    numbers = [_number(activity, index) for index, activity in enumerate(conversation.activities)]
+    return bisect.bisect_right(numbers, number)
+
+
+def _activity_set(conversation: Conversation, start: int, end: int) -> dict[str, Any]:
+    """The activities (not deleted) from position ``start`` to ``end``, with the watermark after ``end``."""
+    activity_set: dict[str, Any] = {"activities": conversation.visible(min(start, end), end)}
+    mark = _mark(conversation, end)
+    if mark is not None:
+        activity_set["watermark"] = mark
+    return activity_set
 
 
 def _parse_upload(headers: Any, body: bytes) -> list[tuple[str | None, str, str | None, bytes]] | str:
