@@ -548,8 +548,11 @@ def _make_model_structure(cls: type[T]) -> Callable[[Any, Any], T]:
         working.discard(cls)
 
 
-def _make_generic_unstructure(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
-    """cattrs' generated function plus the extras: for models the generated serializers do not cover."""
+def _make_generic_unstructure(cls: type[Any], conv: cattrs.Converter = converter) -> Callable[[Any], dict[str, Any]]:
+    """cattrs' generated function plus the extras: for models the generated serializers do not cover.
+
+    (``conv``: the tests build a converter with nothing but these, the reference the generated ones must match.)
+    """
     fields = _wire_fields(cls)
     overrides: dict[str, Any] = {f.name: override(rename=wire_name(f), omit_if_default=True) for f in fields}
     overrides.update(_omitted(cls))
@@ -557,17 +560,18 @@ def _make_generic_unstructure(cls: type[Any]) -> Callable[[Any], dict[str, Any]]
         codec = f.metadata.get(CODEC)
         if codec is not None:
             overrides[f.name] = override(rename=wire_name(f), omit_if_default=True, unstruct_hook=codec[1])
-    generated = make_dict_unstructure_fn(cls, converter, _cattrs_omit_if_default=True, **overrides)
+    generated = make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True, **overrides)
 
     def unstructure_model(obj: Any) -> dict[str, Any]:
         if type(obj) is not cls:  # a subclass stored in a base-typed field (Mention in list[Entity])
-            return _unstructure_other_class(obj)
+            subclass_result: dict[str, Any] = conv.unstructure(obj, unstructure_as=type(obj))
+            return subclass_result
         out: dict[str, Any] = generated(obj)
         extras = getattr(obj, EXTRAS_FIELD)
         if extras:
             for key, value in extras.items():
                 if key not in out:
-                    out[key] = converter.unstructure(value)
+                    out[key] = conv.unstructure(value)
         return out
 
     return unstructure_model
