@@ -145,6 +145,8 @@ class ScriptedBot:
 
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
+        #: its messaging endpoint, once something serves :attr:`app`
+        self.endpoint = ""
         self._released = threading.Event()
         self._released.set()
         self.app = Starlette(routes=[Route("/api/messages", self._messages, methods=["POST"])])

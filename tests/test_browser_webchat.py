@@ -49,13 +49,16 @@ def host_app() -> Starlette:
 
 
 @pytest.fixture(scope="module")
-def bot() -> ScriptedBot:
-    return ScriptedBot()
+def bot() -> Iterator[ScriptedBot]:
+    scripted = ScriptedBot()
+    with serving(scripted.app) as url:
+        scripted.endpoint = url + "/api/messages"
+        yield scripted
 
 
 @pytest.fixture(scope="module")
 def emulator(bot: ScriptedBot) -> Iterator[Emulator]:
-    with serving(bot.app) as url, Emulator(bot=url + "/api/messages") as running:
+    with Emulator(bot=bot.endpoint) as running:
         yield running
 
 
@@ -270,3 +273,29 @@ def test_the_token_is_renewed_before_it_expires(page: Any, host: str, emulator: 
     left = emulator.directline.token_expires_in(renewed)
     assert left is not None
     assert left > 0
+
+
+def test_a_restarted_emulator_with_state_resumes_the_conversation(
+    page: Any, host: str, bot: ScriptedBot, tmp_path: Path
+) -> None:
+    state = tmp_path / "emulator.sqlite"
+    with Emulator(bot=bot.endpoint, state_file=state) as before:
+        conversation_id = open_webchat(page, host, before)
+        send(page, "first")
+        wait_for_bot_text(page, "echo: first")
+        port = urlsplit(before.url).port
+        page.goto("about:blank")  # the page goes away while the emulator restarts
+    with Emulator(bot=bot.endpoint, state_file=state, port=port) as after:
+        after.directline.bot_says(conversation_id, "after the restart")
+        requests: list[str] = []
+        page.on("request", lambda request: requests.append(request.url))
+        page.goto(page_url(host, after, "unused"))  # resumes with the conversation id, token and watermark it kept
+        page.wait_for_selector('body[data-connection-status="2"]', timeout=WAIT_MS)
+        wait_for_bot_text(page, "after the restart")
+        assert page.evaluate("window.hostResumed") is True
+        assert not any(u.endswith("/v3/directline/conversations") for u in requests)  # the same conversation
+        send(page, "second")
+        wait_for_bot_text(page, "echo: second")
+        texts = [a.get("text") for a in after.directline.activities(conversation_id)]
+    assert texts == ["first", "echo: first", "after the restart", "second", "echo: second"]
+    assert bot_texts(page) == ["after the restart", "echo: second"]
