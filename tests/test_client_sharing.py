@@ -161,6 +161,16 @@ def test_a_client_built_outside_any_loop_gets_each_loops_own_connection() -> Non
         assert _texts(server) == ["a", "b", "c", "d", "e", "f"]
 
 
+def test_a_runner_per_test_as_pytest_asyncio_and_unittest_use_closes_its_pool_with_it() -> None:
+    with RawServer(_answer) as server:
+        for n in range(3):  # a loop per test: each Runner's loop gets a connection and closes it at its end
+            with asyncio.Runner() as runner:
+                runner.run(_per_message(server.url, [f"{n}-a", f"{n}-b"]))
+            assert server.accepted == n + 1
+            assert _closed_by_client(server.peers[n])
+        assert _texts(server) == [f"{n}-{x}" for n in range(3) for x in "ab"]
+
+
 def test_a_loop_closed_without_shutting_down_has_its_sockets_closed_by_the_next_loop() -> None:
     with RawServer(_answer) as server:
         loop = asyncio.new_event_loop()
