@@ -7,6 +7,7 @@ test_identity_fidelity.py."""
 from __future__ import annotations
 
 import base64
+import collections
 import email.utils
 import hashlib
 import hmac
@@ -38,6 +39,7 @@ from botconnect.models.identifiers import CommunicationUserIdentifier, PhoneNumb
 from .harness import Env
 
 API = "2023-10-01"
+Received = collections.deque[ReceivedRequest]
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +49,8 @@ def emulator() -> Iterator[Emulator]:
 
 
 @pytest.fixture
-def received(emulator: Emulator) -> list[ReceivedRequest]:
-    log: list[ReceivedRequest] = emulator.app.identity.received
+def received(emulator: Emulator) -> Received:
+    log: Received = emulator.app.identity.received
     log.clear()
     return log
 
@@ -77,7 +79,7 @@ def check_signed(request: ReceivedRequest, key: str) -> None:
     assert headers["authorization"] == f"HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature={mac}"
 
 
-def only(received: list[ReceivedRequest], key: str) -> ReceivedRequest:
+def only(received: Received, key: str) -> ReceivedRequest:
     assert len(received) == 1, [(r.method, r.target) for r in received]
     request = received.pop()
     check_signed(request, key)
@@ -95,7 +97,7 @@ def path(raw_id: str, action: str = "") -> str:
     return "/identities/" + raw_id.replace(":", "%3A") + (f"/:{action}" if action else "") + f"?api-version={API}"
 
 
-def test_every_operation_on_the_wire(env: Env, emulator: Emulator, received: list[ReceivedRequest]) -> None:
+def test_every_operation_on_the_wire(env: Env, emulator: Emulator, received: Received) -> None:
     key, resource = emulator.acs_access_key, emulator.acs.resource_id
     with identity_client(env, emulator) as client:
         user = client.create_user()
@@ -261,7 +263,7 @@ BAD_CALLS: list[tuple[str, tuple[Any, ...], dict[str, Any], type[Exception]]] = 
 def test_bad_arguments_fail_before_sending(
     env: Env,
     emulator: Emulator,
-    received: list[ReceivedRequest],
+    received: Received,
     operation: str,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
@@ -269,7 +271,7 @@ def test_bad_arguments_fail_before_sending(
 ) -> None:
     with identity_client(env, emulator) as client, pytest.raises(error):
         getattr(client, operation)(*args, **kwargs)
-    assert received == []
+    assert not received
 
 
 @pytest.mark.parametrize(
@@ -395,7 +397,7 @@ def test_every_attempt_is_signed_again() -> None:
 
 
 def test_the_signature_covers_the_percent_encoded_path_as_sent(
-    env: Env, emulator: Emulator, received: list[ReceivedRequest]
+    env: Env, emulator: Emulator, received: Received
 ) -> None:
     odd = CommunicationUserIdentifier("8:acs:other_a b é?#%;@+")
     with identity_client(env, emulator) as client, pytest.raises(ResourceNotFoundError) as missing:
@@ -411,9 +413,7 @@ def test_the_signature_covers_the_percent_encoded_path_as_sent(
 # -- azure-core keyword arguments, as Microsoft's client takes them -------------------------------------------------
 
 
-def test_azure_core_headers_user_agent_and_request_id(
-    env: Env, emulator: Emulator, received: list[ReceivedRequest]
-) -> None:
+def test_azure_core_headers_user_agent_and_request_id(env: Env, emulator: Emulator, received: Received) -> None:
     with identity_client(env, emulator, headers={"x-app": "client"}) as client:
         client.create_user(headers={"x-call": "call"}, user_agent="migrated-app/1.0", request_id="req-42")
     request = only(received, emulator.acs_access_key)  # extra headers are not signed: the signature still holds

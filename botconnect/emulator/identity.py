@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import collections
 import dataclasses
 import email.utils
 import hashlib
@@ -49,6 +50,8 @@ __all__ = ["IDENTITY_API_VERSIONS", "IdentityService", "ReceivedRequest"]
 
 #: the api-versions served (the newest first)
 IDENTITY_API_VERSIONS = ("2023-10-01", "2023-08-01", "2022-10-01")
+#: how many received requests :attr:`IdentityService.received` keeps
+RECEIVED_KEPT = 1000
 _SIGNED_HEADERS = "x-ms-date;host;x-ms-content-sha256"
 _MAX_SKEW = 15 * 60
 _SCOPES = frozenset({"chat", "voip", "chat.join", "chat.join.limited", "voip.join"})
@@ -79,8 +82,9 @@ class IdentityService:
         self.access_key = access_key or base64.b64encode(secrets.token_bytes(32)).decode("ascii")
         self._key = _decode_key(self.access_key)
         self._users: set[str] = set()
-        #: every request the identity routes received, in order (signed or not), for tests to inspect
-        self.received: list[ReceivedRequest] = []
+        #: the requests the identity routes received, in order (signed or not), for tests to inspect; the last
+        #: RECEIVED_KEPT only, so a long-running emulator does not grow without bound
+        self.received: collections.deque[ReceivedRequest] = collections.deque(maxlen=RECEIVED_KEPT)
 
     def __repr__(self) -> str:
         return f"<IdentityService resource={self._acs.resource_id!r}>"  # never the key
