@@ -219,6 +219,11 @@ def main(argv: list[str] | None = None) -> int:
                 "botframework-connector",
                 "azure-communication-chat",
                 "azure-core",
+                "orjson",
+                "microsoft-teams-api",
+                "microsoft-agents-activity",
+                "pydantic",
+                "pydantic-core",
             )
         ),
         "duration": f"{time.perf_counter() - started:.0f} s",
