@@ -278,3 +278,18 @@ def test_topics_are_limited_to_256_characters(emulator: Emulator) -> None:
             client.create_chat_thread("t" * 257)
         with pytest.raises(botconnect.errors.HttpResponseError):
             client.get_chat_thread_client(thread.id).update_topic("t" * 257)
+
+
+@pytest.mark.parametrize("api", ["2022-06-01", "2021-03-07"])
+def test_before_2022_10_01_a_token_lifetime_is_ignored(identity: Identity, api: str) -> None:
+    body = {"createTokenWithScopes": ["chat"], "expiresInMinutes": 60}
+    response = identity.call("POST", "/identities", body, api=api)
+    assert response.status_code == 201
+    claims = json.loads(base64.urlsafe_b64decode(response.json()["accessToken"]["token"].split(".")[1] + "=="))
+    assert abs(claims["exp"] - (time.time() + 86400)) < 10  # the field is not in these versions: 24 hours
+
+
+def test_the_teams_exchange_starts_with_2022_06_01(identity: Identity) -> None:
+    body = {"token": "a.b.c", "appId": "app", "userId": "user"}
+    assert identity.call("POST", "/teamsUser/:exchangeAccessToken", body, api="2022-06-01").status_code == 200
+    assert identity.call("POST", "/teamsUser/:exchangeAccessToken", body, api="2021-03-07").status_code == 404

@@ -473,3 +473,24 @@ def test_logging_enable_traces_without_any_token(
     for secret in (token.token, teams.token, "aad.secret.token", quiet.token, emulator.acs_access_key, "HMAC-SHA256"):
         assert secret not in text
     assert text.count("Request URL:") == 4  # not the call with logging_enable=False
+
+
+# -- older api-versions (as Microsoft's ApiVersion lists them) ------------------------------------------------------
+
+
+@pytest.mark.parametrize("api_version", ["2022-06-01", "2021-03-07"])
+def test_older_api_versions_without_token_lifetimes(
+    env: Env, emulator: Emulator, received: Received, api_version: str
+) -> None:
+    with identity_client(env, emulator, api_version=api_version) as client:
+        user, token = client.create_user_and_token(["chat"])
+        assert received.pop().target == f"/identities?api-version={api_version}"
+        assert abs(token.expires_on - (time.time() + 86400)) < 10
+        with pytest.raises(ValueError, match="token_expires_in needs api_version 2022-10-01"):
+            client.get_token(user, ["chat"], token_expires_in=timedelta(hours=1))
+        assert not received  # refused before sending, not dropped
+        if api_version == "2021-03-07":
+            with pytest.raises(ValueError, match="needs api_version 2022-06-01"):
+                client.get_token_for_teams_user("a.b.c", "app", "oid")
+        else:
+            assert client.get_token_for_teams_user("a.b.c", "app", "oid").token.count(".") == 2

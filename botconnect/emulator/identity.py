@@ -6,11 +6,12 @@
     routes = identity.routes()                            # /identities..., /teamsUser/:exchangeAccessToken
     connection_string = f"endpoint={url}/;accesskey={identity.access_key}"
 
-Routes (api-version 2023-10-01, 2023-08-01 or 2022-10-01): ``POST /identities`` (201, with an access token when
-``createTokenWithScopes`` names scopes), ``POST /identities/{id}/:issueAccessToken`` (200),
-``POST /identities/{id}/:revokeAccessTokens`` (204), ``DELETE /identities/{id}`` (204) and
-``POST /teamsUser/:exchangeAccessToken`` (200). Tokens are the chat service's own, so chat accepts them; revoking
-makes chat refuse a user's earlier tokens (401), deleting refuses all of them.
+Routes (api-version 2023-10-01, 2023-08-01, 2022-10-01, 2022-06-01 or 2021-03-07, the versions Microsoft's client
+knows): ``POST /identities`` (201, with an access token when ``createTokenWithScopes`` names scopes),
+``POST /identities/{id}/:issueAccessToken`` (200), ``POST /identities/{id}/:revokeAccessTokens`` (204),
+``DELETE /identities/{id}`` (204) and ``POST /teamsUser/:exchangeAccessToken`` (200; 2022-06-01 on). Tokens are
+the chat service's own, so chat accepts them; revoking makes chat refuse a user's earlier tokens (401), deleting
+refuses all of them.
 
 Every request must carry the HMAC-SHA256 signature ACS uses, checked for real against :attr:`access_key`:
 ``x-ms-date`` (RFC 1123, within 15 minutes), ``x-ms-content-sha256`` (base64 SHA-256 of the body, compared with
@@ -20,7 +21,9 @@ over ``VERB\\npath?query\\ndate;host;content-hash``. Any failure answers 401 ``D
 
 Where the documents are silent: a Teams token exchange checks only that the three fields are non-empty strings and
 the token is shaped like a JWT, and the Teams user is played by an ACS user derived from ``appId`` and ``userId``
-(the same pair, the same user), so chat accepts its token. Identities outlive :meth:`Emulator.reset`, as tokens do.
+(the same pair, the same user), so chat accepts its token. Before 2022-10-01 a body's ``expiresInMinutes`` (not
+in those versions) is ignored, as unknown JSON properties are: tokens live 24 hours. Identities outlive
+:meth:`Emulator.reset`, as tokens do.
 """
 
 from __future__ import annotations
@@ -49,7 +52,9 @@ from ._acs_state import AcsError, Json, format_time
 __all__ = ["IDENTITY_API_VERSIONS", "IdentityService", "ReceivedRequest"]
 
 #: the api-versions served (the newest first)
-IDENTITY_API_VERSIONS = ("2023-10-01", "2023-08-01", "2022-10-01")
+IDENTITY_API_VERSIONS = ("2023-10-01", "2023-08-01", "2022-10-01", "2022-06-01", "2021-03-07")
+#: the first api-versions with a token lifetime (``expiresInMinutes``) and with the Teams token exchange
+_LIFETIMES_SINCE, _TEAMS_SINCE = "2022-10-01", "2022-06-01"
 #: how many received requests :attr:`IdentityService.received` keeps
 RECEIVED_KEPT = 1000
 _SIGNED_HEADERS = "x-ms-date;host;x-ms-content-sha256"
@@ -154,7 +159,7 @@ class IdentityService:
 
     def _create(self, request: Request, body: Json) -> Response:
         scopes = _scopes(body, "createTokenWithScopes", required=False)
-        minutes = _minutes(body)
+        minutes = _minutes(body, request)
         raw_id = f"8:acs:{self._acs.resource_id}_{uuid.uuid4()}"
         self._users.add(raw_id)
         result: Json = {"identity": {"id": raw_id}}
@@ -164,7 +169,7 @@ class IdentityService:
 
     def _issue(self, request: Request, body: Json) -> Response:
         raw_id = self._user(request)
-        return _json(200, self._token(raw_id, _scopes(body, "scopes", required=True), _minutes(body)))
+        return _json(200, self._token(raw_id, _scopes(body, "scopes", required=True), _minutes(body, request)))
 
     def _revoke(self, request: Request, body: Json) -> Response:
         self._acs.revoke_tokens(self._user(request))
@@ -175,6 +180,8 @@ class IdentityService:
         return Response(status_code=204)
 
     def _exchange(self, request: Request, body: Json) -> Response:
+        if request.query_params["api-version"] < _TEAMS_SINCE:
+            raise AcsError(404, "NotFound", f"The Teams token exchange needs api-version {_TEAMS_SINCE} or later.")
         values = [body.get(key) for key in ("token", "appId", "userId")]
         if not all(isinstance(v, str) and v for v in values):
             raise AcsError(400, "InvalidRequest", "token, appId and userId are required strings.")
@@ -226,7 +233,9 @@ def _scopes(body: Json, key: str, *, required: bool) -> list[str]:
     return list(scopes)
 
 
-def _minutes(body: Json) -> int:
+def _minutes(body: Json, request: Request) -> int:
+    if request.query_params["api-version"] < _LIFETIMES_SINCE:
+        return _MINUTES[1]  # no such field before 2022-10-01: ignored, as unknown JSON properties are
     minutes = body.get("expiresInMinutes", 1440)
     low, high = _MINUTES
     if isinstance(minutes, bool) or not isinstance(minutes, int) or not low <= minutes <= high:

@@ -46,6 +46,8 @@ __all__ = [
 ]
 
 API_VERSION_2023_10_01 = "2023-10-01"
+#: the first api-versions with a token lifetime (``token_expires_in``) and with the Teams token exchange
+LIFETIMES_SINCE, TEAMS_SINCE = "2022-10-01", "2022-06-01"
 #: what azure-communication-identity 1.5.0 sends
 DEFAULT_API_VERSION = API_VERSION_2023_10_01
 #: the scope of an Entra ID token for ACS (the double slash is the service's)
@@ -63,6 +65,11 @@ class IdentityContext:
 
     endpoint: httpx.URL
     api_version: str
+
+    def require(self, since: str, feature: str) -> None:
+        """Refuse (before sending) what the chosen API version does not have, rather than let it be dropped."""
+        if self.api_version < since:
+            raise ValueError(f"{feature} needs api_version {since} or later (client: {self.api_version})")
 
 
 def identity_context(endpoint: Any, api_version: Any) -> IdentityContext:
@@ -251,6 +258,7 @@ def build_create_user_and_token(
     body: dict[str, Any] = {"createTokenWithScopes": _scopes(scopes)}
     minutes = _minutes(token_expires_in)
     if minutes is not None:
+        ctx.require(LIFETIMES_SINCE, "token_expires_in")
         body["expiresInMinutes"] = minutes
     return Operation(_post(_url(ctx, "/identities"), body), _parse_user_and_token, success=frozenset({201}))
 
@@ -263,6 +271,7 @@ def build_get_token(
     body: dict[str, Any] = {"scopes": _scopes(scopes)}
     minutes = _minutes(token_expires_in)
     if minutes is not None:
+        ctx.require(LIFETIMES_SINCE, "token_expires_in")
         body["expiresInMinutes"] = minutes
     return Operation(_post(_url(ctx, path), body), _parse_token, idempotent=True)
 
@@ -283,6 +292,7 @@ def build_get_token_for_teams_user(
     ctx: IdentityContext, aad_token: Any, client_id: Any, user_object_id: Any
 ) -> Operation[AccessToken]:
     """``POST /teamsUser/:exchangeAccessToken``: an ACS token for a Teams user's Entra ID token."""
+    ctx.require(TEAMS_SINCE, "get_token_for_teams_user")
     body = {
         "token": _text(aad_token, "aad_token"),
         "appId": _text(client_id, "client_id"),
