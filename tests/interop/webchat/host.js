@@ -16,6 +16,7 @@
   var directLine = window.WebChat.createDirectLine(options);
   window.hostDirectLine = directLine;
   window.hostResumed = Boolean(saved);
+  window.hostStatuses = [];
   function remember() {
     if (!directLine.conversationId) return;
     window.sessionStorage.setItem(
@@ -25,7 +26,8 @@
   }
   directLine.activity$.subscribe(remember); // the watermark moves before each activity set is emitted
   directLine.connectionStatus$.subscribe(function (status) {
-    document.body.dataset.connectionStatus = String(status); // 2: online
+    document.body.dataset.connectionStatus = String(status); // 2: Online, 3: ExpiredToken, 5: Ended
+    window.hostStatuses.push(status);
     remember();
   });
   window.WebChat.renderWebChat(
