@@ -49,17 +49,17 @@ class Export:
         return f"{self.facade}.{self.name}"
 
 
-_LOADED: dict[str, griffe.Module] = {}
+_LOADED: dict[tuple[Path, tuple[str, ...]], dict[str, griffe.Module]] = {}
 
 
-def load(package: str) -> griffe.Module:
+def load(package: str, *, root: Path = ROOT, facades: tuple[str, ...] = FACADES) -> griffe.Module:
     """Both façades, loaded once into one collection (the async one re-exports the sync one's names)."""
-    if not _LOADED:
-        loader = griffe.GriffeLoader(search_paths=[str(ROOT)])
-        for facade in FACADES:
-            _LOADED[facade] = loader.load(facade)  # type: ignore[assignment]
+    loaded = _LOADED.get((root, facades))
+    if loaded is None:
+        loader = griffe.GriffeLoader(search_paths=[str(root)])
+        loaded = _LOADED[root, facades] = {facade: loader.load(facade) for facade in facades}  # type: ignore[misc]
         loader.resolve_aliases(implicit=False, external=False)
-    return _LOADED[package]
+    return loaded[package]
 
 
 def exports(package: griffe.Module) -> Iterator[Export]:
@@ -78,20 +78,23 @@ def group_of(export: Export) -> str:
     return OTHER
 
 
-def missing_docstrings() -> list[str]:
+def missing_docstrings(
+    *, root: Path = ROOT, facades: tuple[str, ...] = FACADES, extra_modules: tuple[str, ...] = EXTRA_MODULES
+) -> list[str]:
     """Public names (and the public methods and properties of public classes) without a docstring."""
     missing: list[str] = []
     seen: set[str] = set()
-    for facade in FACADES:
-        package = load(facade)
+    for facade in facades:
+        package = load(facade, root=root, facades=facades)
         for export in exports(package):
             obj = package[export.name].final_target if package[export.name].is_alias else package[export.name]
             if obj.path in seen:
                 continue
             seen.add(obj.path)
             missing.extend(_undocumented(obj, export.identifier))
-    for module_path in EXTRA_MODULES:
-        module = load(module_path.split(".")[0])[module_path.split(".", 1)[1]]
+    for module_path in extra_modules:
+        top, _, rest = module_path.partition(".")
+        module = load(top, root=root, facades=facades)[rest]
         if not module.docstring:
             missing.append(module_path)
         for name in module.exports or [n for n in module.members if not n.startswith("_")]:
