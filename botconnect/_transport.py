@@ -50,7 +50,13 @@ def default_ssl_context(*, trust_env: bool = True) -> ssl.SSLContext:
 def shared_pool_key() -> tuple[object, ...]:
     """Clients given no transport share one pool while this stays equal: the same process (a forked child must not
     use its parent's sockets), the same trust settings and the same proxy settings, as SDK-built pools follow."""
-    return (os.getpid(), environment_values(_TRUST_VARIABLES, _TRUST_VARIABLE_BYTES), proxy_environment())
+    return (_forks[0], environment_values(_TRUST_VARIABLES, _TRUST_VARIABLE_BYTES), proxy_environment())
+
+
+#: bumped in a forked child (cheaper than os.getpid(), a system call, on every client construction)
+_forks = [0]
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _forks.__setitem__(0, _forks[0] + 1))
 
 
 class HTTP11Transport(httpx.HTTPTransport):

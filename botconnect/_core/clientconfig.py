@@ -12,6 +12,7 @@ import httpx
 
 from .auth import PUBLIC_CLOUD, CloudSettings
 from .pipeline import CallConfig, default_user_agent, make_timeout
+from .requests.connector import normalize_service_url
 from .retry import RetryPolicy
 from .security import HostAllowList, ensure_safe_for_credentials
 
@@ -19,6 +20,7 @@ __all__ = [
     "check_credential",
     "client_call_config",
     "connector_config",
+    "connector_settings",
     "endpoint_config",
     "env_proxies_configured",
     "environment_values",
@@ -81,9 +83,6 @@ def connector_config(
     if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
         raise TypeError("retry_policy must be a RetryPolicy")  # before the URL check: argument errors first
     cloud: CloudSettings = getattr(credential, "cloud", None) or PUBLIC_CLOUD
-    if trusted_hosts is None and timeout is None and retry_policy is None and user_agent is None:
-        scope = None if credential is None else (getattr(credential, "scope", None) or cloud.scope)
-        return _default_connector_config(service_url, cloud.trusted_hosts, scope)
     if trusted_hosts is not None and isinstance(trusted_hosts, str):
         raise TypeError("trusted_hosts must be an iterable of host patterns, not a single str")
     allow = HostAllowList.of(trusted_hosts if trusted_hosts is not None else cloud.trusted_hosts)
@@ -96,20 +95,49 @@ def connector_config(
     )
 
 
+def connector_settings(
+    service_url: str,
+    credential: Any,
+    *,
+    trusted_hosts: Iterable[str] | None,
+    timeout: float | httpx.Timeout | None,
+    retry_policy: RetryPolicy | None,
+    user_agent: str | None,
+) -> tuple[httpx.URL, str, CallConfig]:
+    """A Connector client's base URL, its text and its call settings, checked in this order: the URL, the
+    credential, the options, whether the credential may be sent to the URL."""
+    base = normalize_service_url(service_url)
+    defaults = trusted_hosts is None and timeout is None and retry_policy is None and user_agent is None
+    if defaults and isinstance(service_url, str):
+        check_credential(credential)
+        cloud: CloudSettings = getattr(credential, "cloud", None) or PUBLIC_CLOUD
+        scope = None if credential is None else (getattr(credential, "scope", None) or cloud.scope)
+        return _default_connector_settings(service_url, cloud.trusted_hosts, scope)
+    config = connector_config(
+        base, credential, trusted_hosts=trusted_hosts, timeout=timeout, retry_policy=retry_policy, user_agent=user_agent
+    )
+    return base, str(base), config
+
+
 @functools.lru_cache(maxsize=1024)
-def _default_connector_config(service_url: httpx.URL, trusted_hosts: tuple[str, ...], scope: str | None) -> CallConfig:
-    # what a bot builds for every incoming activity: a client with the default settings for one of a few service
-    # URLs. CallConfig is immutable, so clients share it; a refused URL raises every time (errors are not cached)
+def _default_connector_settings(
+    service_url: str, trusted_hosts: tuple[str, ...], scope: str | None
+) -> tuple[httpx.URL, str, CallConfig]:
+    # What a bot builds for every incoming activity: a client with the default settings for one of a few service
+    # URLs (keyed by strings: their hashes are cached). URL and CallConfig are immutable, so clients share them; a
+    # refused URL raises every time (errors are not cached).
+    base = normalize_service_url(service_url)
     allow = HostAllowList.of(trusted_hosts)
     if scope is not None:
-        ensure_safe_for_credentials(service_url, allow)
-    return client_call_config(
+        ensure_safe_for_credentials(base, allow)
+    config = client_call_config(
         timeout=None,
         retry_policy=None,
         user_agent=None,
         scopes=None if scope is None else (scope,),
         trusted_hosts=allow,
     )
+    return base, str(base), config
 
 
 def endpoint_config(

@@ -6,8 +6,7 @@ from collections.abc import Iterable
 
 import httpx
 
-from .._core.clientconfig import connector_config
-from .._core.requests.connector import normalize_service_url
+from .._core.clientconfig import connector_settings
 from .._core.retry import RetryPolicy
 from .._pipeline import Pipeline, TokenCredential
 from .._shared_pool import shared_pipeline
@@ -42,9 +41,8 @@ class ConnectorClient:
         retry_policy: RetryPolicy | None = None,
         user_agent: str | None = None,
     ) -> None:
-        base = normalize_service_url(service_url)
-        config = connector_config(
-            base,
+        base, self.service_url, config = connector_settings(
+            service_url,
             credential,
             trusted_hosts=trusted_hosts,
             timeout=timeout,
@@ -57,7 +55,6 @@ class ConnectorClient:
             self._pipeline = Pipeline(
                 config=config, credential=credential, http_client=http_client, transport=transport
             )
-        self.service_url = str(base)
         self._conversations = ConversationsOperations(base, self._pipeline)
         self._attachments = AttachmentsOperations(base, self._pipeline)
         self._teams = TeamsOperations(base, self._pipeline)

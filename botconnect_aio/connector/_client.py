@@ -6,8 +6,7 @@ from collections.abc import Iterable
 
 import httpx
 
-from botconnect._core.clientconfig import connector_config
-from botconnect._core.requests.connector import normalize_service_url
+from botconnect._core.clientconfig import connector_settings
 from botconnect._core.retry import RetryPolicy
 
 from .._pipeline import AsyncPipeline, AsyncTokenCredential
@@ -43,9 +42,8 @@ class ConnectorClient:
         retry_policy: RetryPolicy | None = None,
         user_agent: str | None = None,
     ) -> None:
-        base = normalize_service_url(service_url)
-        config = connector_config(
-            base,
+        base, self.service_url, config = connector_settings(
+            service_url,
             credential,
             trusted_hosts=trusted_hosts,
             timeout=timeout,
@@ -58,7 +56,6 @@ class ConnectorClient:
         if pipeline is None:
             pipeline = AsyncPipeline(config=config, credential=credential, http_client=http_client, transport=transport)
         self._pipeline = pipeline
-        self.service_url = str(base)
         self._conversations = ConversationsOperations(base, self._pipeline)
         self._attachments = AttachmentsOperations(base, self._pipeline)
         self._teams = TeamsOperations(base, self._pipeline)
