@@ -9,6 +9,7 @@ Names as in ``azure.communication.identity``; the async twin is ``botconnect_aio
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, TypeVar, cast
@@ -110,6 +111,9 @@ class CommunicationIdentityClient:
         self._pipeline = Pipeline(
             config=config, credential=bearer, http_client=http_client, transport=options.transport
         )
+        # Microsoft's sync client has no close(): code written for it never closes this one, so the connection
+        # pool it owns closes when the client goes away (a no-op after close())
+        weakref.finalize(self, self._pipeline.close)
 
     @classmethod
     def from_connection_string(cls, conn_str: str, **kwargs: Any) -> CommunicationIdentityClient:

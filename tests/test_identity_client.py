@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import collections
 import email.utils
+import gc
 import hashlib
 import hmac
 import json
@@ -494,3 +495,13 @@ def test_older_api_versions_without_token_lifetimes(
                 client.get_token_for_teams_user("a.b.c", "app", "oid")
         else:
             assert client.get_token_for_teams_user("a.b.c", "app", "oid").token.count(".") == 2
+
+
+def test_a_sync_client_never_closed_closes_its_pool_when_it_goes_away(emulator: Emulator) -> None:
+    # Microsoft's sync client has no close(), so code written for it never closes ours
+    client = botconnect.CommunicationIdentityClient.from_connection_string(emulator.acs_connection_string)
+    client.create_user()
+    pipeline = client._pipeline
+    del client
+    gc.collect()
+    assert pipeline._closed
