@@ -678,7 +678,6 @@ class AcsChatService:
         ]
         return call.skip_page(receipts, call.thread_url("readReceipts"))
 
-
     def _notify(self, operation: str, call: _Call, thread_id: str, result: Any) -> None:
         if self.events is not None:
             self.events.after(operation, self._state, call.caller, thread_id, result)
