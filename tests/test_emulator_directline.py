@@ -4,6 +4,7 @@ watermarks, upload, the WebSocket stream, and the state it shares with the Conne
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +16,7 @@ from httpx_ws import WebSocketUpgradeError, connect_ws
 
 import botconnect
 from botconnect.emulator import Emulator
+from botconnect.emulator.connector import now_iso
 from botconnect.models import Activity, ChannelAccount, TokenParameters
 
 USER = ChannelAccount(id="user-1", name="User One")
@@ -362,3 +364,31 @@ def test_watermarks_are_sequence_numbers_that_stay_put(emulator: Emulator, clien
     for bad in ["abc", "-1", "1.5", "9" * 13]:
         answer = raw(emulator, "GET", f"/v3/directline/conversations/{cid}/activities?watermark={bad}", emulator.secret)
         assert answer.status_code == 400, bad
+
+
+def test_ids_timestamps_and_service_url_have_the_services_shape(emulator: Emulator) -> None:
+    with (
+        botconnect.DirectLineClient(secret=emulator.secret, endpoint=emulator.url) as client,
+        httpx.Client(base_url=emulator.url) as http,
+    ):
+        started = client.conversations.start_conversation()
+        cid = started.conversation_id
+        assert cid is not None
+        assert re.fullmatch(r"[A-Za-z0-9]{22}-us", cid), cid
+        posted = client.conversations.post_activity(cid, say("shape"))
+        assert posted.id == f"{cid}|0000000"
+        answer = http.get(
+            f"/v3/directline/conversations/{cid}/activities", headers={"Authorization": f"Bearer {emulator.secret}"}
+        )
+    activities = answer.json()["activities"]
+    assert [a["text"] for a in activities] == ["shape", "echo: shape"]
+    for activity in activities:  # on the wire, as the service writes them: 100 ns precision
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z", activity["timestamp"]), activity["timestamp"]
+        assert re.fullmatch(re.escape(cid) + r"\|\d{7}", activity["id"])
+    assert activities[0]["serviceUrl"] == emulator.service_url  # the client's activity as delivered to the bot
+    assert emulator.service_url.endswith("/")
+    delivered = [a for a in emulator.app.echo_bot.received if a.get("id") == posted.id]
+    assert [a["serviceUrl"] for a in delivered] == [emulator.service_url]
+    # 7 digits every time, also when the clock's microseconds are round
+    stamps = {now_iso() for _ in range(200)}
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z", stamp) for stamp in stamps)

@@ -21,6 +21,8 @@ import binascii
 import json
 import re
 import secrets
+import string
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
@@ -106,7 +108,20 @@ def _is_int32(number: int) -> bool:
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    """UTC now as the service stamps activities: seven fractional digits (100 ns, .NET's precision) and ``Z``."""
+    seconds, nanoseconds = divmod(time.time_ns(), 1_000_000_000)
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{nanoseconds // 100:07d}Z"
+
+
+_ID_CHARACTERS = string.ascii_letters + string.digits
+
+
+def new_conversation_id(channel_id: str) -> str:
+    """A fresh conversation id: on Direct Line shaped like the service's (22 letters and digits, then its region,
+    ``-us``), elsewhere 16 hex digits."""
+    if channel_id != "directline":
+        return secrets.token_hex(8)
+    return "".join(secrets.choice(_ID_CHARACTERS) for _ in range(22)) + "-us"
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -311,7 +326,7 @@ class Store:
 
     def new_conversation(self, **fields: Any) -> Conversation:
         """Create and store a conversation (with a fresh id) that the bot is a member of."""
-        conversation = Conversation(id=secrets.token_hex(8), channel_id=self.channel_id, **fields)
+        conversation = Conversation(id=new_conversation_id(self.channel_id), channel_id=self.channel_id, **fields)
         conversation.add_member({**self.bot_account})
         self.conversations[conversation.id] = conversation
         return conversation

@@ -412,7 +412,8 @@ class DirectLine:
         sender = activity["from"]
         if conversation.add_member({**sender, "role": sender.get("role") or "user"}):
             await self._notify_bot(conversation, [dict(sender)], sender)
-        stored = self.store.append(conversation, activity)
+        # the service keeps a client's activity as it delivered it: with the serviceUrl the bot answers to
+        stored = self.store.append(conversation, {**activity, "serviceUrl": self.store.service_url})
         if self.faults.post_failures:
             status = self.faults.post_failures.pop(0)
             return error(status, "BotError", "Failed to send activity: bot returned an error")
