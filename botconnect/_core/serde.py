@@ -13,7 +13,6 @@ import binascii
 import enum
 import json
 import threading
-import types
 import typing
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timezone
@@ -23,7 +22,14 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from .serde_codegen import UnstructureField, compile_function, unstructure_function
+from .serde_codegen import (
+    StructureField,
+    UnstructureField,
+    structure_function,
+    unstructure_function,
+)
+from .serde_codegen import open_enum_of as _open_enum_of
+from .serde_codegen import plain_optional_of as _plain_optional_of
 
 _orjson: Any
 try:  # optional speed-up (`pip install botconnect[speed]`): 3-15x faster JSON than the standard library
@@ -178,23 +184,6 @@ converter.register_structure_hook(float, _structure_number)
 # -- open enums: `SomeEnum | str` accepts values the SDK does not know yet --------------------------------
 
 
-def _union_args(tp: Any) -> tuple[Any, ...]:
-    origin = typing.get_origin(tp)
-    if origin is typing.Union or origin is types.UnionType:
-        return typing.get_args(tp)
-    return ()
-
-
-def _open_enum_of(tp: Any) -> type[enum.Enum] | None:
-    args = [a for a in _union_args(tp) if a is not type(None)]
-    if len(args) != 2 or str not in args:
-        return None
-    other = args[0] if args[1] is str else args[1]
-    if isinstance(other, type) and issubclass(other, enum.Enum) and issubclass(other, str):
-        return other
-    return None
-
-
 def _make_open_enum_structure(tp: Any) -> Callable[[Any, Any], Any]:
     enum_cls = _open_enum_of(tp)
     assert enum_cls is not None
@@ -214,14 +203,6 @@ def _make_open_enum_structure(tp: Any) -> Callable[[Any, Any], Any]:
 
 
 converter.register_structure_hook_factory(lambda t: _open_enum_of(t) is not None, _make_open_enum_structure)
-
-
-def _plain_optional_of(tp: Any) -> Any:
-    """``X`` for a ``X | None`` that is not an open enum, else None."""
-    args = _union_args(tp)
-    if len(args) != 2 or type(None) not in args or _open_enum_of(tp) is not None:
-        return None
-    return args[0] if args[1] is type(None) else args[1]
 
 
 def _structure_optional_str(value: Any, _: Any) -> str | None:
@@ -319,9 +300,6 @@ def _make_generic_structure(cls: type[T]) -> Callable[[Any, Any], T]:
 # for nested values may consume them (identifiers keep their wire dict uncopied).
 
 _generating = threading.local()
-#: fields per group in a structure function: a group is skipped (its fields set to None) once every key is read
-_CHUNK = 6
-_FACTORY: Any = attrs.Factory  # a class at run time (the stubs type it as an overloaded function)
 _SCALAR_HOOKS: dict[Any, Any] = {
     str: _structure_str,
     int: _structure_number,
@@ -413,109 +391,23 @@ def _field_source(i: int, field: attrs.Attribute[Any], ns: dict[str, Any], parse
     return [f"if {v} is not None: {call}"]
 
 
-def _stores_plainly(cls: Any) -> bool:
-    """Whether attrs' __init__ of ``cls`` does nothing but store its arguments and defaults."""
-    init_code = getattr(cls.__init__, "__code__", None)
-    return (
-        _plain_new(cls)
-        and cls.__setattr__ is object.__setattr__  # not frozen, no on_setattr hooks
-        and init_code is not None
-        and init_code.co_filename.startswith("<attrs generated")  # not a hand-written __init__
-        and not hasattr(cls, "__attrs_pre_init__")
-        and not hasattr(cls, "__attrs_post_init__")
-        and all(
-            f.validator is None
-            and f.converter is None
-            and f.default is not attrs.NOTHING
-            and not getattr(f.default, "takes_self", False)
-            for f in attrs.fields(cls)
-        )
-    )
-
-
-def _plain_new(cls: Any) -> bool:
-    return cls.__new__ is object.__new__
-
-
 def _make_fast_structure(cls: type[T], slow: Callable[[Any, Any], T], parsed: bool) -> Callable[[Any, Any], T]:
-    """The structure function for ``cls`` described above; ``slow`` for anything but a dict.
-
-    A key is looked for with ``in`` and read only when present: an Activity has 43 fields and a message sets a
-    dozen, so most fields cost one dict lookup and one store of None. A count of the keys read tells whether
-    there are unknown ones to keep.
-    """
-    fields = _wire_fields(cls)
+    """The structure function for ``cls`` described above; ``slow`` for anything but a dict."""
     ns: dict[str, Any] = {
-        "cls": cls,
         "slow": slow,
-        "known": frozenset(wire_name(f) for f in fields),
         "fromisoformat": datetime.fromisoformat,
         "structure": structure_parsed if parsed else converter.structure,
-        "new": object.__new__,
-        "init": cls.__init__,
     }
-    name = f"structure_{'parsed_' if parsed else ''}{cls.__name__}"
-    lines = [f"def {name}(data, _=None):", "    if type(data) is not dict:", "        return slow(data, cls)"]
+    fields = [
+        StructureField(wire_name(f), f.name, f.alias or f.name, tuple(_field_source(i, f, ns, parsed)))
+        for i, f in enumerate(_wire_fields(cls))
+    ]
     subtypes = cls.__dict__.get(SUBTYPES, {})
-    if cls.__dict__.get(DISCRIMINATOR) is not None and subtypes:
-        ns["subtypes"] = subtypes
-        lines += [
-            f"    tag = data.get({cls.__dict__[DISCRIMINATOR]!r})",
-            "    sub = subtypes.get(tag) if isinstance(tag, str) else None",
-            "    if sub is not None and sub is not cls:",
-            "        return structure(data, sub)",
-        ]
-    # what __init__ would do, without matching a dozen keywords (~10% of a parse): store straight into the slots
-    plain = _stores_plainly(cls)
-    lines += ["    try:", "        n = 0", "        size = len(data)"]
-    if plain:
-        lines.append("        obj = new(cls)")
-    for start in range(0, len(fields), _CHUNK):
-        # once every key has been read (n == size), the fields left are all missing: no more lookups
-        indent = "        " if start == 0 else "            "
-        if start:
-            lines.append("        if n < size:")
-        for i, f in enumerate(fields[start : start + _CHUNK], start):
-            target = f"obj.{f.name}" if plain else f"v{i}"
-            lines += [f"{indent}if {wire_name(f)!r} in data:", f"{indent}    v{i} = data[{wire_name(f)!r}]"]
-            lines += [f"{indent}    n += 1", *(f"{indent}    {line}" for line in _field_source(i, f, ns, parsed))]
-            if plain:
-                lines.append(f"{indent}    {target} = v{i}")
-            lines += [f"{indent}else:", f"{indent}    {target} = None"]
-        if start:
-            lines.append("        else:")
-            lines += [
-                f"            {'obj.' + f.name if plain else f'v{i}'} = None"
-                for i, f in enumerate(fields[start : start + _CHUNK], start)
-            ]
-    lines += [
-        "        if n == size:",
-        "            extras = {}",
-        "        else:  # the unknown keys, in their order",
-        "            extras = {k: x for k, x in data.items() if k not in known}",
-    ]
-    model: Any = cls
-    extras = attrs.fields_dict(model)[EXTRAS_FIELD]
-    if plain:
-        lines.append(f"        obj.{extras.name} = extras")
-        wire = {f.name for f in fields} | {EXTRAS_FIELD}
-        for f in attrs.fields(model):  # the fields that are not on the wire get their defaults
-            if f.name not in wire:
-                factory = isinstance(f.default, _FACTORY)
-                ns[f"d_{f.name}"] = f.default.factory if factory else f.default
-                lines.append(f"        obj.{f.name} = d_{f.name}{'()' if factory else ''}")
-        lines.append("        return obj")
-    else:
-        args = "".join(f"{f.alias}=v{i}, " for i, f in enumerate(fields)) + f"{extras.alias}=extras"
-        if _plain_new(cls):  # calling the class would pack the keywords into a dict for __init__
-            lines += ["        obj = new(cls)", f"        init(obj, {args})", "        return obj"]
-        else:
-            lines.append(f"        return cls({args})")
-    lines += [
-        "    except AttributeError as exc:  # e.g. a list where the spec has an object (``metadata: []``)",
-        f"        raise TypeError(f'{cls.__name__}: a field has the wrong JSON shape ({{exc}})') from exc",
-    ]
-    fast: Callable[[Any, Any], T] = compile_function(name, f"{cls.__module__}.{cls.__qualname__}", lines, ns)
+    discriminator = cls.__dict__.get(DISCRIMINATOR) if subtypes else None
+    name = f"structure_{'parsed_' if parsed else ''}{cls.__name__}"
+    fast: Callable[[Any, Any], T] = structure_function(
+        cls, name, fields, ns, extras_attribute=EXTRAS_FIELD, discriminator=discriminator, subtypes=subtypes
+    )
     return fast
 
 
