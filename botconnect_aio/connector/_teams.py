@@ -6,12 +6,12 @@ Each method is a signature, a docstring and one pipeline call; the requests are 
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from botconnect._core.deferred import DeferredModule
 from botconnect._core.retry import RetryPolicy
 
 from .._paging import AsyncItemPaged
@@ -39,21 +39,11 @@ if TYPE_CHECKING:
 __all__ = ["TeamsOperations"]
 
 
-class _LazyModule:
-    """A module imported on first attribute access."""
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-
-    def __getattr__(self, attribute: str) -> Any:
-        return getattr(importlib.import_module(self._name), attribute)
-
-
 if TYPE_CHECKING:
     from botconnect._core.requests import teams as build
 else:
     # the Teams models and builders load on the first Teams call: a bot that never makes one skips ~15 ms of import
-    build = _LazyModule("botconnect._core.requests.teams")
+    build = DeferredModule("botconnect._core.requests.teams", globals(), "build")
 
 
 class TeamsOperations:
