@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import importlib
+import ssl
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -81,6 +82,8 @@ class EmulatorApp:
         self.faults = faults or Faults()
         self.base_url = IN_PROCESS_URL
         self.serving = False
+        #: while serving https: a client context trusting only the emulator's throwaway CA, for its own calls
+        self.ssl_context: ssl.SSLContext | None = None
         self.store = Store(bot_account=bot_account or DEFAULT_BOT_ACCOUNT, channel_id=channel_id)
         self.store.service_url = self.base_url + "/"
         self.signing = SigningService(
@@ -100,7 +103,8 @@ class EmulatorApp:
                 transport=self._internal_transport,
                 app_id=app_id,
                 app_password=app_password,
-                oauth_endpoint=lambda: self.base_url,
+                # in-process, any loopback URL reaches the token endpoint (the transport ignores the host)
+                oauth_endpoint=lambda: self.base_url if self.serving else "http://localhost",
             )
         self.delivery = BotDelivery(
             bot_url=bot,
@@ -128,7 +132,6 @@ class EmulatorApp:
             resource = f"Microsoft.Communication/communicationServices/{self.acs.resource_id}"
             topic = f"/subscriptions/emulator/resourceGroups/emulator/providers/{resource}"
             self.acs.events = EventDelivery(event_webhook, topic=topic)
-        self._in_process: httpx.AsyncBaseTransport | None = None
         routes: list[BaseRoute] = [Route("/_emulator", self._info, methods=["GET"])]
         routes += self.directline.routes() + self.connector.routes() + self.auth.routes() + self.signing.routes()
         routes += self.teams.routes()
@@ -155,10 +158,12 @@ class EmulatorApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.asgi(scope, receive, send)
 
-    def serve_at(self, base_url: str, *, socket: bool) -> None:
-        """Where the emulator is reachable: its own calls (bot delivery, the echo bot's replies) go there."""
+    def serve_at(self, base_url: str, *, socket: bool, ssl_context: ssl.SSLContext | None = None) -> None:
+        """Where the emulator is reachable: its own calls (bot delivery, the echo bot's replies) go there, over
+        https trusting ``ssl_context`` (the client side of its throwaway CA) and nothing else."""
         self.base_url = base_url.rstrip("/")
         self.serving = socket
+        self.ssl_context = ssl_context
         self.store.service_url = self.base_url + "/"
 
     @property
@@ -167,13 +172,15 @@ class EmulatorApp:
         :attr:`Emulator.cloud`)."""
         return self.signing.cloud
 
-    def _internal_transport(self) -> httpx.AsyncBaseTransport | None:
-        """None when the emulator has a socket (calls go over the network), else an in-process transport."""
-        if self.serving:
-            return None
-        if self._in_process is None:
-            self._in_process = httpx.ASGITransport(app=self.asgi)
-        return self._in_process
+    def _internal_transport(self) -> httpx.AsyncBaseTransport:
+        """A new transport into the emulator for one of its own clients, which closes it: in-process without a
+        socket, else over the socket. Under https it trusts the emulator's CA only (not the system's or
+        ``SSL_CERT_FILE``'s), and nothing else in the process trusts that CA because of it."""
+        if not self.serving:
+            return httpx.ASGITransport(app=self.asgi)
+        from botconnect_aio._transport import AsyncHTTP11Transport  # the SDK's own transport, as a bot would use
+
+        return AsyncHTTP11Transport(ssl_context=self.ssl_context)
 
     async def aclose(self) -> None:
         """Close the bot-side clients (on the emulator's loop)."""

@@ -8,7 +8,8 @@ token>`` signed with the emulator's channel key (:mod:`botconnect.emulator.signi
 ``BotAuthenticator(app_id, cloud=emulator.cloud)``; without one, deliveries are anonymous (development mode). For an
 ``invoke`` the bot's answer (status and JSON body) is kept in the :class:`DeliveryResult`, as the channel relays it.
 The echo bot is a real bot: it answers through the Connector endpoints with ``botconnect_aio.ConnectorClient``
-(over the socket when the emulator serves one, in-process otherwise).
+(over the socket when the emulator serves one, in-process otherwise). The emulator's calls to itself go through
+transports it makes (:data:`TransportSource`), which under ``tls=True`` trust its throwaway CA and nothing else.
 
 The token endpoint mints RS256 access tokens signed with the emulator's Entra-like key: ``aud`` is the requested
 scope without ``/.default`` (the Connector's ``https://api.botframework.com``, or a skill's app id for bot-to-bot
@@ -37,7 +38,8 @@ from .signing import CONNECTOR_AUDIENCE, SigningService
 
 __all__ = ["BotDelivery", "EchoBot", "OAuthIssuer"]
 
-TransportSource = Callable[[], httpx.AsyncBaseTransport | None]
+#: a new transport into the emulator itself, for one client to own and close (see ``EmulatorApp``)
+TransportSource = Callable[[], httpx.AsyncBaseTransport]
 #: an invoke answer larger than this is not relayed (the caller gets the bot's status without it)
 MAX_INVOKE_BODY = 1024 * 1024
 
@@ -63,8 +65,8 @@ class EchoBot:
         self._app_id = app_id
         self._app_password = app_password
         self._oauth_endpoint = oauth_endpoint
-        self._clients: dict[str, Any] = {}
-        self._credential: Any = None
+        #: per serviceUrl: its Connector client and that client's credential (None: anonymous)
+        self._clients: dict[str, tuple[Any, Any]] = {}
         #: activities the bot received, most recent last (at most 200)
         self.received: collections.deque[dict[str, Any]] = collections.deque(maxlen=200)
 
@@ -75,29 +77,27 @@ class EchoBot:
     async def aclose(self) -> None:
         """Close the Connector clients the echo bot opened (on the emulator's loop)."""
         clients, self._clients = self._clients, {}
-        for client in clients.values():
+        for client, credential in clients.values():
             await client.close()
-        if self._credential is not None:
-            await self._credential.close()
-            self._credential = None
+            if credential is not None:
+                await credential.close()
 
     def _client(self, service_url: str) -> Any:
         import botconnect_aio  # imported late: the SDK's async façade is only needed once a bot answers
 
-        client = self._clients.get(service_url)
-        if client is None:
-            transport = self._transport()
-            if self._app_id and self._app_password and self._credential is None:
+        pair = self._clients.get(service_url)
+        if pair is None:
+            # a credential per client, each on a transport of its own: one made before the emulator served a
+            # socket reaches it in-process, one made after goes over the socket (and trusts its CA under https)
+            credential = None
+            if self._app_id and self._app_password:
                 endpoint = self._oauth_endpoint() if self._oauth_endpoint else "http://localhost"
-                self._credential = botconnect_aio.MicrosoftAppCredentials(
-                    self._app_id,
-                    self._app_password,
-                    oauth_endpoint=endpoint if transport is None else "http://localhost",
-                    transport=transport,
+                credential = botconnect_aio.MicrosoftAppCredentials(
+                    self._app_id, self._app_password, oauth_endpoint=endpoint, transport=self._transport()
                 )
-            client = botconnect_aio.ConnectorClient(service_url, self._credential, transport=transport)
-            self._clients[service_url] = client
-        return client
+            client = botconnect_aio.ConnectorClient(service_url, credential, transport=self._transport())
+            pair = self._clients[service_url] = (client, credential)
+        return pair[0]
 
     async def _handle(self, request: Request) -> Response:
         from botconnect.errors import BotConnectError
@@ -135,7 +135,8 @@ class EchoBot:
 
 
 class BotDelivery:
-    """Posts activities to the bot: ``bot_url`` when given, else the built-in bot (in-process without a socket).
+    """Posts activities to the bot: ``bot_url`` when given, else the built-in bot (through ``transport``: in-process
+    without a socket, over it otherwise, trusting the emulator's own CA under https).
 
     ``token`` gives the channel token for an activity (None, or a ``token`` returning None: no Authorization
     header). The result of an ``invoke`` carries the bot's JSON body.
@@ -156,7 +157,8 @@ class BotDelivery:
         self._builtin_url = builtin_url
         self._transport = transport
         self._network: httpx.AsyncClient | None = None
-        self._in_process: httpx.AsyncClient | None = None
+        #: the client reaching the built-in bot, and the URL it was made for
+        self._builtin: tuple[str, httpx.AsyncClient] | None = None
         #: every activity delivered (most recent last, at most 200), for tests
         self.delivered: collections.deque[dict[str, Any]] = collections.deque(maxlen=200)
 
@@ -165,22 +167,27 @@ class BotDelivery:
         """Where activities are delivered: the bot's URL, or the built-in echo bot's."""
         return self.bot_url or self._builtin_url()
 
-    def _client(self) -> httpx.AsyncClient:
-        transport = None if self.bot_url else self._transport()
-        if transport is not None:
-            if self._in_process is None:
-                self._in_process = httpx.AsyncClient(transport=transport, timeout=self.timeout)
-            return self._in_process
-        if self._network is None:
-            self._network = httpx.AsyncClient(timeout=self.timeout, trust_env=False)
-        return self._network
+    async def _client(self) -> httpx.AsyncClient:
+        if self.bot_url:
+            if self._network is None:
+                self._network = httpx.AsyncClient(timeout=self.timeout, trust_env=False)
+            return self._network
+        url = self._builtin_url()
+        if self._builtin is not None and self._builtin[0] != url:
+            # the emulator started serving a socket since: its in-process client is of no use any more
+            stale, self._builtin = self._builtin[1], None
+            await stale.aclose()
+        if self._builtin is None:
+            client = httpx.AsyncClient(transport=self._transport(), timeout=self.timeout, trust_env=False)
+            self._builtin = (url, client)
+        return self._builtin[1]
 
     async def __call__(self, activity: dict[str, Any]) -> DeliveryResult:
         self.delivered.append(activity)
         token = self.token(activity) if self.token is not None else None
         headers = {"Authorization": f"Bearer {token}"} if token else None
         try:
-            response = await self._client().post(self.url, json=activity, headers=headers)
+            response = await (await self._client()).post(self.url, json=activity, headers=headers)
         except httpx.TimeoutException:
             return DeliveryResult(None, "the bot timed out")
         except httpx.HTTPError as exc:
@@ -190,10 +197,11 @@ class BotDelivery:
 
     async def aclose(self) -> None:
         """Close the HTTP clients used to deliver activities to the bot."""
-        for client in (self._network, self._in_process):
+        clients = [self._network, self._builtin[1] if self._builtin is not None else None]
+        self._network = self._builtin = None
+        for client in clients:
             if client is not None:
                 await client.aclose()
-        self._network = self._in_process = None
 
 
 def _answered_inline(activity: dict[str, Any]) -> bool:

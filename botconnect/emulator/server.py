@@ -73,7 +73,9 @@ class Emulator:
     delivery carries a channel token for ``app_id`` that a bot checks with
     ``BotAuthenticator(app_id, cloud=emulator.cloud)``; without them deliveries are anonymous.
     ``tls=True`` serves https with a throwaway CA made at start (:attr:`ca_pem`, :attr:`ca_file`,
-    :meth:`ssl_context`; its files are deleted at stop): azure-core sends bearer tokens over https only. The ACS
+    :meth:`ssl_context`; its files are deleted at stop): azure-core sends bearer tokens over https only. Its own
+    calls (deliveries to the built-in bot, the bot's replies) and the clients of :meth:`directline_client` and the
+    like trust that CA, each through a context of its own: nothing else in the process does. The ACS
     identity routes check HMAC signatures against :attr:`acs_access_key` (see :attr:`acs_connection_string`).
     ``cors_origins``: web page origins allowed besides loopback ones and its own (:mod:`botconnect.emulator.cors`).
     ``oauth_connections``: the OAuth connection names its user token service (:attr:`token_service`, at
@@ -288,7 +290,8 @@ class Emulator:
             host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host  # noqa: S104 - naming it, not binding
             host = f"[{host}]" if ":" in host else host
             self._url = f"{'https' if tls_files else 'http'}://{host}:{port}"
-            self.app.serve_at(self._url, socket=True)
+            # the emulator's calls to itself (the built-in bot) trust its CA through a context of their own
+            self.app.serve_at(self._url, socket=True, ssl_context=tls_files.client_context() if tls_files else None)
             return self
 
     def stop(self) -> None:
@@ -408,23 +411,33 @@ class Emulator:
 
     # -- clients wired to it -----------------------------------------------------------------------------------
 
-    def _client_transport(self, asynchronous: bool) -> dict[str, Any]:
-        if self._server is not None:
-            return {}
-        return {"transport": self.async_transport() if asynchronous else self.transport()}
+    def _wired(self, asynchronous: bool, options: dict[str, Any]) -> dict[str, Any]:
+        """``options`` plus the way in, unless the caller gave one: the in-process transport without a socket;
+        under https a transport of the client's own trusting the throwaway CA (never the process's trust store)."""
+        if "transport" in options or "http_client" in options or (self._server is not None and self._tls is None):
+            return options
+        if self._server is None:
+            return {**options, "transport": self.async_transport() if asynchronous else self.transport()}
+        if asynchronous:
+            from botconnect_aio._transport import AsyncHTTP11Transport
+
+            return {**options, "transport": AsyncHTTP11Transport(ssl_context=self.ssl_context())}
+        from botconnect._transport import HTTP11Transport
+
+        return {**options, "transport": HTTP11Transport(ssl_context=self.ssl_context())}
 
     def directline_client(self, **options: Any) -> botconnect.DirectLineClient:
         """A sync ``DirectLineClient`` on this emulator's secret and URL (``options`` go to the client)."""
         import botconnect
 
         options.setdefault("secret", self.secret)
-        return botconnect.DirectLineClient(endpoint=self.url, **{**self._client_transport(False), **options})
+        return botconnect.DirectLineClient(endpoint=self.url, **self._wired(False, options))
 
     def connector_client(self, credential: Any = None, **options: Any) -> botconnect.ConnectorClient:
         """A sync ``ConnectorClient`` on this emulator's service URL (anonymous unless ``credential`` is given)."""
         import botconnect
 
-        return botconnect.ConnectorClient(self.service_url, credential, **{**self._client_transport(False), **options})
+        return botconnect.ConnectorClient(self.service_url, credential, **self._wired(False, options))
 
     def chat_client(self, user_raw_id: str | None = None, **options: Any) -> botconnect.ChatClient:
         """A sync ACS ``ChatClient`` with a fresh user token (for ``user_raw_id``, or a new user)."""
@@ -432,21 +445,20 @@ class Emulator:
 
         token, _ = self.issue_acs_token(user_raw_id)
         credential = botconnect.CommunicationTokenCredential(token)
-        return botconnect.ChatClient(self.url, credential, **{**self._client_transport(False), **options})
+        return botconnect.ChatClient(self.url, credential, **self._wired(False, options))
 
     def aio_directline_client(self, **options: Any) -> botconnect_aio.DirectLineClient:
         """The ``botconnect_aio`` twin of `directline_client`."""
         import botconnect_aio
 
         options.setdefault("secret", self.secret)
-        return botconnect_aio.DirectLineClient(endpoint=self.url, **{**self._client_transport(True), **options})
+        return botconnect_aio.DirectLineClient(endpoint=self.url, **self._wired(True, options))
 
     def aio_connector_client(self, credential: Any = None, **options: Any) -> botconnect_aio.ConnectorClient:
         """The ``botconnect_aio`` twin of `connector_client`."""
         import botconnect_aio
 
-        transport = self._client_transport(True)
-        return botconnect_aio.ConnectorClient(self.service_url, credential, **{**transport, **options})
+        return botconnect_aio.ConnectorClient(self.service_url, credential, **self._wired(True, options))
 
     def aio_chat_client(self, user_raw_id: str | None = None, **options: Any) -> botconnect_aio.ChatClient:
         """The ``botconnect_aio`` twin of `chat_client`."""
@@ -454,7 +466,7 @@ class Emulator:
 
         token, _ = self.issue_acs_token(user_raw_id)
         credential = botconnect_aio.CommunicationTokenCredential(token)
-        return botconnect_aio.ChatClient(self.url, credential, **{**self._client_transport(True), **options})
+        return botconnect_aio.ChatClient(self.url, credential, **self._wired(True, options))
 
 
 def _timeout(request: httpx.Request) -> float | None:
