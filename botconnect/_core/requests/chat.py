@@ -323,7 +323,15 @@ def _as_served(message: ChatMessage) -> ChatMessage:
 
 
 def _all_served(messages: list[ChatMessage] | None) -> list[ChatMessage]:
-    return [_as_served(message) for message in messages or ()]
+    served = messages or []
+    for message in served:  # inline: once per message of every page
+        content = message.content
+        if content is not None:
+            if content.participants is None:
+                content.participants = []
+            if content.attachments is None:
+                content.attachments = []
+    return served
 
 
 def _items(result: Any) -> list[Any]:
