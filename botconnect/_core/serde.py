@@ -505,7 +505,7 @@ def _model_hook(tp: Any, tree: bool) -> Callable[[Any], Any]:
         return converter.unstructure
 
 
-def _unstructure_field(field: attrs.Attribute[Any], tree: bool) -> UnstructureField:
+def _unstructure_field(field: attrs.Attribute[Any], tree: bool, nested: bool = False) -> UnstructureField:
     key, tp, name = wire_name(field), field.type, field.name
     codec = field.metadata.get(CODEC)
     if codec is not None:
@@ -518,7 +518,16 @@ def _unstructure_field(field: attrs.Attribute[Any], tree: bool) -> UnstructureFi
     if inner is None:  # not ``X | None``: the converter's hook sees the value
         return UnstructureField(name, key, "call", _model_hook(tp, tree) if _is_model(tp) else _late_hook(tp))
     if _is_model(inner):
-        return UnstructureField(name, key, "model", _model_hook(inner, tree))
+        hook = _model_hook(inner, tree)
+        working = _working("tree" if tree else "unstructure")
+        if nested or inner in working or not _fast_unstructure_supported(inner):
+            return UnstructureField(name, key, "model", hook)
+        working.add(inner)
+        try:  # one level deep: an Activity writes its accounts and conversation itself
+            inline = (inner, [_unstructure_field(f, tree, nested=True) for f in _wire_fields(inner)])
+        finally:
+            working.discard(inner)
+        return UnstructureField(name, key, "model", hook, inline=inline)
     item = _model_list_item(inner)
     if item is not None:
         return UnstructureField(name, key, "model_list", _late_hook(inner), _model_hook(item, tree))
@@ -644,8 +653,9 @@ _TREE_OPTIONS = 0 if _orjson is None else _orjson.OPT_PASSTHROUGH_DATETIME | _or
 def model_to_json(obj: Any) -> bytes:
     """``dumps(unstructure(obj))`` for a model, without copying its JSON values first (orjson reads them)."""
     if _orjson is not None:
-        cls = type(obj)
-        hook = _tree_hooks.get(cls) if cls in _tree_hooks else _tree_hook(cls)
+        hook: Any = _tree_hooks.get(type(obj), _tree_hook)
+        if hook is _tree_hook:  # not generated yet
+            hook = _tree_hook(type(obj))
         if hook is not None:
             try:
                 encoded: bytes = _orjson.dumps(hook(obj), default=_encode_default, option=_TREE_OPTIONS)

@@ -219,6 +219,8 @@ class UnstructureField:
     kind: str
     hook: Callable[[Any], Any] | None = None
     item_hook: Callable[[Any], Any] | None = None
+    #: for a ``"model"`` field: (the model class, its fields) to write an instance of exactly that class in place
+    inline: tuple[type[Any], Sequence[UnstructureField]] | None = None
 
 
 def unstructure_function(
@@ -234,34 +236,70 @@ def unstructure_function(
 
     ``tree`` builds the input of a JSON encoder rather than a dict the caller owns: JSON-like values and extras
     are not copied. An instance of another class (a subclass in a base-typed field) goes to ``other_class``;
-    extras values (in a dict, not a tree) through ``extra_value``.
+    extras values (in a dict, not a tree) through ``extra_value``. A field with ``inline`` fields writes an
+    instance of exactly its class in place (no call: an Activity's accounts), anything else through its hook.
     """
     name = f"{'tree' if tree else 'unstructure'}_{cls.__name__}"
     ns: dict[str, Any] = {"cls": cls, "other_class": other_class, "extra_value": extra_value, "Enum": enum.Enum}
     lines = [f"def {name}(obj):", "    if type(obj) is not cls:", "        return other_class(obj)", "    out = {}"]
-    for i, field in enumerate(fields):
-        v, h, key = f"v{i}", f"h{i}", repr(field.key)
-        ns[h], ns[f"e{i}"] = field.hook, field.item_hook
-        if field.kind == "identity" or (tree and field.kind in ("any", "open_enum")):
-            # read twice rather than stored: an absent field (most of an Activity's) is then 3 instructions
-            lines += [f"    if obj.{field.attribute} is not None:", f"        out[{key}] = obj.{field.attribute}"]
-            continue
-        lines += [f"    {v} = obj.{field.attribute}", f"    if {v} is not None:"]
-        if field.kind in ("open_enum", "any"):  # most values are plain strings: no call for them
-            value = f"{v} if type({v}) is str else {h}({v})"
-        elif field.kind in ("list_copy", "dict_copy"):
-            value = f"{v} if type({v}) is {field.kind[:4]} else {h}({v})" if tree else f"{h}({v})"
-        elif field.kind == "model_list":
-            value = f"[e{i}(x) for x in {v}] if type({v}) is list else {h}({v})"
-        elif field.kind in ("model", "call"):
-            value = f"{h}({v})"
-        else:  # pragma: no cover - serde passes only the kinds above
-            raise ValueError(f"unknown field kind {field.kind!r}")
-        lines.append(f"        out[{key}] = {value}")
-    lines += [f"    extras = obj.{extras_attribute}", "    if extras:", "        for key, x in extras.items():"]
-    lines += ["            if key not in out:", f"                out[key] = {'x' if tree else 'extra_value(x)'}"]
+    lines += _fields_source("obj", "out", "", fields, extras_attribute, tree, ns, "    ")
     lines.append("    return out")
     function: Callable[[Any], dict[str, Any]] = compile_function(
         name, f"{cls.__module__}.{cls.__qualname__}", lines, ns
     )
     return function
+
+
+def _fields_source(
+    obj: str,
+    out: str,
+    prefix: str,
+    fields: Sequence[UnstructureField],
+    extras_attribute: str,
+    tree: bool,
+    ns: dict[str, Any],
+    indent: str,
+) -> list[str]:
+    """Lines that write the wire fields and extras of ``obj`` into ``out`` (names in ``ns`` get ``prefix``)."""
+    lines: list[str] = []
+    for i, field in enumerate(fields):
+        v, h, e, key = f"v{prefix}{i}", f"h{prefix}{i}", f"e{prefix}{i}", repr(field.key)
+        ns[h], ns[e] = field.hook, field.item_hook
+        if field.kind == "identity" or (tree and field.kind in ("any", "open_enum")):
+            # read twice rather than stored: an absent field (most of an Activity's) is then 3 instructions
+            lines += [f"{indent}if {obj}.{field.attribute} is not None:"]
+            lines += [f"{indent}    {out}[{key}] = {obj}.{field.attribute}"]
+            continue
+        lines += [f"{indent}{v} = {obj}.{field.attribute}", f"{indent}if {v} is not None:"]
+        if field.inline is not None:
+            nested, nested_fields = field.inline
+            ns[f"c{prefix}{i}"] = nested
+            o = f"o{prefix}{i}"
+            lines += [f"{indent}    if type({v}) is c{prefix}{i}:", f"{indent}        {o} = {{}}"]
+            lines += _fields_source(
+                v, o, f"{prefix}{i}_", nested_fields, extras_attribute, tree, ns, indent + "        "
+            )
+            lines += [
+                f"{indent}        {out}[{key}] = {o}",
+                f"{indent}    else:",
+                f"{indent}        {out}[{key}] = {h}({v})",
+            ]
+            continue
+        if field.kind in ("open_enum", "any"):  # most values are plain strings: no call for them
+            value = f"{v} if type({v}) is str else {h}({v})"
+        elif field.kind in ("list_copy", "dict_copy"):
+            value = f"{v} if type({v}) is {field.kind[:4]} else {h}({v})" if tree else f"{h}({v})"
+        elif field.kind == "model_list":
+            value = f"[{e}(x) for x in {v}] if type({v}) is list else {h}({v})"
+        elif field.kind in ("model", "call"):
+            value = f"{h}({v})"
+        else:  # pragma: no cover - serde passes only the kinds above
+            raise ValueError(f"unknown field kind {field.kind!r}")
+        lines.append(f"{indent}    {out}[{key}] = {value}")
+    x = f"x{prefix}"
+    lines += [f"{indent}{x} = {obj}.{extras_attribute}", f"{indent}if {x}:", f"{indent}    for key, x in {x}.items():"]
+    lines += [
+        f"{indent}        if key not in {out}:",
+        f"{indent}            {out}[key] = {'x' if tree else 'extra_value(x)'}",
+    ]
+    return lines
