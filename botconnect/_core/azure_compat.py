@@ -238,10 +238,10 @@ class AzureCallOptions:
     headers: tuple[tuple[str, str], ...] = ()
     logging_enable: bool = False
     logger: logging.Logger | None = None
-
-    @property
-    def is_plain(self) -> bool:
-        return not self.headers and not self.logging_enable
+    #: nothing to add to a call that brings no options of its own (decided once: every call asks)
+    is_plain: bool = attrs.field(
+        init=False, default=attrs.Factory(lambda self: not self.headers and not self.logging_enable, takes_self=True)
+    )
 
     def prepare(
         self,
