@@ -634,3 +634,14 @@ def test_emulator_responses_give_microsofts_values(tls_emulator: Emulator) -> No
     same(*both(lambda c: list(c.list_participants()), 200, served["participants"]))
     same(*both(lambda c: list(c.list_read_receipts()), 200, served["receipts"]))
     same(*both(lambda c: c.get_properties(), 200, served["properties"]))
+
+
+def test_a_chat_clients_options_reach_its_thread_clients(env: Env) -> None:
+    service = Service(201, {"id": "1"})
+    credential = env.pkg.chat.CommunicationTokenCredential(token())
+    with env.make(
+        env.pkg.chat.ChatClient, ENDPOINT, credential, transport=env.transport(service), headers={"x-app": "parent"}
+    ) as client:
+        client.get_chat_thread_client(THREAD).send_message("a", headers={"x-call": "1"})
+    [request] = service.requests
+    assert (request.headers["x-app"], request.headers["x-call"]) == ("parent", "1")
