@@ -25,6 +25,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from .serde_codegen import (
     StructureField,
     UnstructureField,
+    stores_plainly,
     structure_function,
     unstructure_function,
 )
@@ -362,7 +363,7 @@ def _model_list_item(tp: Any) -> Any:
     return None
 
 
-def _field_source(i: int, field: attrs.Attribute[Any], ns: dict[str, Any], parsed: bool) -> list[str]:
+def _field_source(i: Any, field: attrs.Attribute[Any], ns: dict[str, Any], parsed: bool) -> list[str]:
     """Lines that structure ``v<i>``, the value of one field's key (present: missing keys never get here)."""
     tp, v, h, t = field.type, f"v{i}", f"h{i}", f"t{i}"
     call = f"{v} = {h}({v}, {t})"
@@ -391,6 +392,30 @@ def _field_source(i: int, field: attrs.Attribute[Any], ns: dict[str, Any], parse
     return [f"if {v} is not None: {call}"]
 
 
+def _structure_fields(cls: Any, ns: dict[str, Any], parsed: bool, prefix: str = "") -> list[StructureField]:
+    fields = []
+    for n, f in enumerate(_wire_fields(cls)):
+        i = f"{prefix}{n}"
+        source = tuple(_field_source(i, f, ns, parsed))
+        fields.append(StructureField(wire_name(f), f.name, f.alias or f.name, source, _inline(i, f, ns, parsed)))
+    return fields
+
+
+def _inline(i: str, field: attrs.Attribute[Any], ns: dict[str, Any], parsed: bool) -> Any:
+    """(class, fields) when a ``Model | None`` field can be structured in place, as its own function would do.
+
+    One level deep (an Activity's accounts and conversation), for plain models without subtypes whose hook is
+    the generated function; it saves a call and its setup for each (~3% of parsing a small activity).
+    """
+    inner: Any = _plain_optional_of(field.type) if field.metadata.get(CODEC) is None else None
+    if "_" in i or not _is_model(inner) or inner.__dict__.get(SUBTYPES) or not stores_plainly(inner):
+        return None
+    generated = f"structure_{'parsed_' if parsed else ''}{inner.__name__}"
+    if getattr(ns[f"h{i}"], "__name__", None) != generated:  # the generic function, a late lookup (a cycle), ...
+        return None
+    return inner, _structure_fields(inner, ns, parsed, prefix=f"{i}_")
+
+
 def _make_fast_structure(cls: type[T], slow: Callable[[Any, Any], T], parsed: bool) -> Callable[[Any, Any], T]:
     """The structure function for ``cls`` described above; ``slow`` for anything but a dict."""
     ns: dict[str, Any] = {
@@ -398,10 +423,7 @@ def _make_fast_structure(cls: type[T], slow: Callable[[Any, Any], T], parsed: bo
         "fromisoformat": datetime.fromisoformat,
         "structure": structure_parsed if parsed else converter.structure,
     }
-    fields = [
-        StructureField(wire_name(f), f.name, f.alias or f.name, tuple(_field_source(i, f, ns, parsed)))
-        for i, f in enumerate(_wire_fields(cls))
-    ]
+    fields = _structure_fields(cls, ns, parsed)
     subtypes = cls.__dict__.get(SUBTYPES, {})
     discriminator = cls.__dict__.get(DISCRIMINATOR) if subtypes else None
     name = f"structure_{'parsed_' if parsed else ''}{cls.__name__}"

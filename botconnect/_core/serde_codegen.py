@@ -14,7 +14,7 @@ import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
@@ -112,6 +112,8 @@ class StructureField:
     attribute: str
     alias: str
     value_lines: tuple[str, ...]
+    #: (the model class, its fields) to structure a dict value in place, as that class's own function would
+    inline: tuple[type[Any], Sequence[StructureField]] | None = None
 
 
 def structure_function(
@@ -143,54 +145,100 @@ def structure_function(
         ]
     # what __init__ would do, without matching a dozen keywords (~10% of a parse): store straight into the slots
     plain = stores_plainly(cls)
-    lines += ["    try:", "        n = 0", "        size = len(data)"]
+    lines.append("    try:")
+    lines += _body_source(cls, "data", "obj", "", fields, ns, extras_attribute, plain, "        ")
     if plain:
-        lines.append("        obj = new(cls)")
-
-    def target(i: int, field: StructureField) -> str:
-        return f"obj.{field.attribute}" if plain else f"v{i}"
-
-    for start in range(0, len(fields), CHUNK):
-        group = list(enumerate(fields[start : start + CHUNK], start))
-        indent = "            " if start else "        "
-        if start:
-            lines.append("        if n < size:")
-        for i, f in group:
-            lines += [f"{indent}if {f.key!r} in data:", f"{indent}    v{i} = data[{f.key!r}]", f"{indent}    n += 1"]
-            lines += [f"{indent}    {line}" for line in f.value_lines]
-            if plain:
-                lines.append(f"{indent}    {target(i, f)} = v{i}")
-            lines += [f"{indent}else:", f"{indent}    {target(i, f)} = None"]
-        if start:
-            lines += ["        else:", *(f"            {target(i, f)} = None" for i, f in group)]
-    lines += [
-        "        if n == size:",
-        "            extras = {}",
-        "        else:",
-        "            extras = {k: x for k, x in data.items() if k not in known}",
-    ]
-    model: Any = cls
-    extras = attrs.fields_dict(model)[extras_attribute]
-    if plain:
-        lines.append(f"        obj.{extras.name} = extras")
-        wire = {f.attribute for f in fields} | {extras_attribute}
-        for f in attrs.fields(model):  # the fields that are not on the wire get their defaults
-            if f.name not in wire:
-                factory = isinstance(f.default, _FACTORY)
-                ns[f"d_{f.name}"] = f.default.factory if factory else f.default
-                lines.append(f"        obj.{f.name} = d_{f.name}{'()' if factory else ''}")
         lines.append("        return obj")
     else:
+        extras = attrs.fields_dict(cast(Any, cls))[extras_attribute]
         args = "".join(f"{f.alias}=v{i}, " for i, f in enumerate(fields)) + f"{extras.alias}=extras"
         if plain_new(cls):  # calling the class would pack the keywords into a dict for __init__
             lines += ["        obj = new(cls)", f"        init(obj, {args})", "        return obj"]
         else:
             lines.append(f"        return cls({args})")
-    lines += [
-        "    except AttributeError as exc:  # e.g. a list where the spec has an object (``metadata: []``)",
-        f"        raise TypeError(f'{cls.__name__}: a field has the wrong JSON shape ({{exc}})') from exc",
-    ]
+    lines += _wrong_shape(cls, "    ")
     return compile_function(name, f"{cls.__module__}.{cls.__qualname__}", lines, ns)
+
+
+def _wrong_shape(cls: type[Any], indent: str) -> list[str]:
+    return [
+        f"{indent}except AttributeError as exc:  # e.g. a list where the spec has an object (``metadata: []``)",
+        f"{indent}    raise TypeError(f'{cls.__name__}: a field has the wrong JSON shape ({{exc}})') from exc",
+    ]
+
+
+def _body_source(
+    cls: type[Any],
+    data: str,
+    obj: str,
+    prefix: str,
+    fields: Sequence[StructureField],
+    ns: dict[str, Any],
+    extras_attribute: str,
+    plain: bool,
+    indent: str,
+) -> list[str]:
+    """Lines that read ``fields`` from dict ``data`` into ``obj`` (made here when ``plain``) or ``v<i>`` locals,
+    with the unknown keys in ``extras`` (``plain``: stored too). Names get ``prefix`` (a nested model's)."""
+    n, size, extras_name = f"n{prefix}", f"size{prefix}", f"extras{prefix}"
+    ns[f"cls{prefix}"], ns[f"known{prefix}"] = cls, frozenset(f.key for f in fields)
+    lines = [f"{indent}{n} = 0", f"{indent}{size} = len({data})"]
+    if plain:
+        lines.append(f"{indent}{obj} = new(cls{prefix})")
+
+    def target(i: int, field: StructureField) -> str:
+        return f"{obj}.{field.attribute}" if plain else f"v{prefix}{i}"
+
+    for start in range(0, len(fields), CHUNK):
+        group = list(enumerate(fields[start : start + CHUNK], start))
+        inside = indent + "    " if start else indent
+        if start:
+            lines.append(f"{indent}if {n} < {size}:")
+        for i, f in group:
+            v = f"v{prefix}{i}"
+            lines += [
+                f"{inside}if {f.key!r} in {data}:",
+                f"{inside}    {v} = {data}[{f.key!r}]",
+                f"{inside}    {n} += 1",
+            ]
+            if f.inline is not None:  # a dict becomes the nested model right here; anything else: its hook
+                nested, nested_fields = f.inline
+                lines += [f"{inside}    if type({v}) is dict:", f"{inside}        try:"]
+                lines += _body_source(
+                    nested,
+                    v,
+                    f"o{prefix}{i}",
+                    f"{prefix}{i}_",
+                    nested_fields,
+                    ns,
+                    extras_attribute,
+                    True,
+                    inside + "            ",
+                )
+                lines += [f"{inside}            {v} = o{prefix}{i}", *_wrong_shape(nested, inside + "        ")]
+                lines += [f"{inside}    else:", *(f"{inside}        {line}" for line in f.value_lines)]
+            else:
+                lines += [f"{inside}    {line}" for line in f.value_lines]
+            if plain:
+                lines.append(f"{inside}    {target(i, f)} = {v}")
+            lines += [f"{inside}else:", f"{inside}    {target(i, f)} = None"]
+        if start:
+            lines += [f"{indent}else:", *(f"{indent}    {target(i, f)} = None" for i, f in group)]
+    lines += [
+        f"{indent}if {n} == {size}:",
+        f"{indent}    {extras_name} = {{}}",
+        f"{indent}else:",
+        f"{indent}    {extras_name} = {{k: x for k, x in {data}.items() if k not in known{prefix}}}",
+    ]
+    if plain:
+        lines.append(f"{indent}{obj}.{extras_attribute} = {extras_name}")
+        wire = {f.attribute for f in fields} | {extras_attribute}
+        for f in attrs.fields(cast(Any, cls)):  # the fields that are not on the wire get their defaults
+            if f.name not in wire:
+                factory = isinstance(f.default, _FACTORY)
+                ns[f"d{prefix}_{f.name}"] = f.default.factory if factory else f.default
+                lines.append(f"{indent}{obj}.{f.name} = d{prefix}_{f.name}{'()' if factory else ''}")
+    return lines
 
 
 # -- serializers ------------------------------------------------------------------------------------------------
