@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .connector import Connector, Conversation, Store
     from .directline import DeliveryResult, DirectLine, DirectLineFaults
     from .faults import TOKEN_FAULTS, DroppedConnection, FaultMiddleware, FaultRule, Faults
+    from .persistence import StateFileError
     from .server import Emulator
     from .signing import SigningService
 
@@ -51,6 +52,7 @@ __all__ = [
     "Faults",
     "OAuthIssuer",
     "SigningService",
+    "StateFileError",
     "Store",
 ]
 
@@ -73,6 +75,7 @@ _WHERE = {
     "TOKEN_FAULTS": "faults",
     "Emulator": "server",
     "SigningService": "signing",
+    "StateFileError": "persistence",
 }
 
 
