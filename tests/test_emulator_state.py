@@ -25,6 +25,7 @@ import botconnect
 from botconnect._core.retry import RetryPolicy
 from botconnect.emulator import Emulator
 from botconnect.emulator.persistence import StateFileError
+from botconnect.emulator.teams import TENANT_ID, USERS
 from botconnect.errors import ClientAuthenticationError
 from botconnect.models import Activity, ChannelAccount, ConversationParameters
 
@@ -339,6 +340,10 @@ def test_every_field_of_the_kept_state_round_trips(tmp_path: Path) -> None:
             connector.conversations.update_activity(cid, posted.id, Activity(type="message", text="y"))
             gone = connector.conversations.send_to_conversation(cid, Activity(type="message", text="z"))
             connector.conversations.delete_activity(cid, gone.id)
+            connector.teams.add_reaction(cid, posted.id, "like")
+            note = Activity(type="message", text="note")
+            batch = connector.teams.send_message_to_list_of_users(note, [USERS[0]["id"]], TENANT_ID)
+            first.store.on_loop(lambda: first.app.teams.complete(batch))  # a 1:1 conversation for the user
         with first.chat_client() as chat:
             chat.create_chat_thread("kept")
 
@@ -353,11 +358,14 @@ def test_every_field_of_the_kept_state_round_trips(tmp_path: Path) -> None:
                     k: {**dataclasses.asdict(t), "message_index": sorted(t.message_index)} for k, t in threads.items()
                 },
                 "personal": dict(emulator.app.teams._personal),
+                "reactions": dict(emulator.app.teams.reactions),
             }
 
         before = first.store.on_loop(lambda: snapshot(first))
     assert before["attachments"]
     assert before["threads"]
+    assert before["personal"]
+    assert before["reactions"]
     assert any(c["deleted"] for c in before["conversations"].values())
     with serving(path) as second:
         assert second.store.on_loop(lambda: snapshot(second)) == before
@@ -382,6 +390,8 @@ def test_a_killed_emulator_keeps_everything_it_answered(tmp_path: Path) -> None:
             cid = client.conversations.start_conversation().conversation_id
             answered = [client.conversations.post_activity(cid, message(str(n))).id for n in range(5)]
             seen = client.conversations.get_activities(cid)
+        with pytest.raises(StateFileError, match="in use by another emulator"):  # the lock holds across processes
+            Emulator(state_file=path)
         process.send_signal(signal.SIGKILL)  # no shutdown, no final write
         process.wait(10)
     finally:
