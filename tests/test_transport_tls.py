@@ -17,6 +17,7 @@ import trustme
 
 import botconnect_aio
 from botconnect.models import Activity
+from botconnect_aio._shared_pool import LoopPools
 from botconnect_aio._transport import AsyncHTTP11Transport
 
 from .rawhttp import Peer, RawServer, Received, response
@@ -110,7 +111,8 @@ async def test_sdk_default_transport_trusts_ssl_cert_file(
     answer = response(200, b'{"id":"activity-1"}', "Content-Type: application/json")
     with RawServer(tls_handler(server_context, answer)) as server:
         async with botconnect_aio.ConnectorClient(f"https://localhost:{server.port}") as client:
-            assert isinstance(client._pipeline._direct, AsyncHTTP11Transport)  # the default, not httpx's pool
+            # the default: the shared per-loop pools of AsyncHTTP11Transport, not httpx's pool
+            assert isinstance(client._pipeline._direct, LoopPools)
             result = await client.conversations.send_to_conversation("conv/1", Activity(type="message", text="hi"))
     assert result.id == "activity-1"
     (request,) = server.requests
