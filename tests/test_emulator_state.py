@@ -459,14 +459,44 @@ def test_the_cli_refuses_a_bad_state_file_with_a_message(tmp_path: Path) -> None
     assert "Traceback" not in done.stderr
 
 
-def test_without_a_state_file_nothing_is_written(tmp_path: Path) -> None:
-    before = set(tmp_path.iterdir())
-    cwd = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        with Emulator() as emulator, emulator.directline_client() as client:
-            assert emulator.state is None
-            client.conversations.post_activity(client.conversations.start_conversation().conversation_id, message("x"))
-    finally:
-        os.chdir(cwd)
-    assert set(tmp_path.iterdir()) == before
+def test_without_a_state_file_nothing_is_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # where a default file would land
+    with Emulator() as emulator, emulator.directline_client() as client:
+        assert emulator.state is None
+        client.conversations.post_activity(client.conversations.start_conversation().conversation_id, message("x"))
+        assert emulator.store.after_calls == []  # nothing is hooked in: the default is the in-memory emulator
+    assert list(tmp_path.iterdir()) == []
+
+
+class FailingConnection:
+    """Stands in for the state file's connection while the disk is 'full'."""
+
+    def __init__(self, real: sqlite3.Connection) -> None:
+        self.real = real
+
+    def execute(self, *args: Any) -> Any:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    def close(self) -> None:
+        self.real.close()
+
+
+def test_a_failing_write_is_logged_and_caught_up_later(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "state.db"
+    with serving(path) as first, first.directline_client() as client:
+        state = first.state
+        assert state is not None
+        cid = client.conversations.start_conversation().conversation_id
+        real = state._conn
+        assert real is not None
+        state._conn = FailingConnection(real)  # type: ignore[assignment]
+        with caplog.at_level("ERROR", logger="botconnect.emulator"):
+            ids = [client.conversations.post_activity(cid, message(str(n))).id for n in range(3)]  # still served
+        assert [r.getMessage() for r in caplog.records].count(
+            f"the emulator could not write its state to {path}: database or disk is full"
+        ) == 1  # said once, not once a request
+        state._conn = real  # the disk has room again: the next write catches up on everything
+        seen = client.conversations.get_activities(cid).activities
+    with serving(path) as second:
+        assert [a["id"] for a in second.directline.activities(cid)] == [a.id for a in seen]
+        assert set(ids) <= {a.id for a in seen}
