@@ -19,25 +19,20 @@ from botconnect.models import (
 
 # --8<-- [start:clients]
 class Bot:
-    """One bot for the whole process: its credential and one long-lived ConnectorClient per channel serviceUrl."""
+    """One bot for the whole process: its credential lives as long as the process, a ConnectorClient per turn."""
 
     def __init__(self, app_id: str, app_password: str, cloud: botconnect_aio.CloudSettings) -> None:
+        # kept for the process: it caches the bot's token, so only the first turn asks Entra ID for one
         self.credential = botconnect_aio.MicrosoftAppCredentials(app_id, app_password, cloud=cloud)
-        self._clients: dict[str, botconnect_aio.ConnectorClient] = {}
         #: where to write proactively later: one reference per conversation (store them somewhere durable)
         self.references: dict[str, ConversationReference] = {}
 
     def client_for(self, service_url: str) -> botconnect_aio.ConnectorClient:
-        """The same client for every activity of a channel: its pool and token cache are reused."""
-        client = self._clients.get(service_url)
-        if client is None:
-            client = self._clients[service_url] = botconnect_aio.ConnectorClient(service_url, self.credential)
-        return client
+        """A client for one turn. Without transport=, it borrows the running event loop's shared pool."""
+        return botconnect_aio.ConnectorClient(service_url, self.credential)
 
     async def close(self) -> None:
-        """At shutdown: close every client, then the credential."""
-        for client in self._clients.values():
-            await client.close()
+        """At shutdown: the credential (the per-turn clients were closed as each turn ended)."""
         await self.credential.close()
 
     # --8<-- [end:clients]
@@ -72,8 +67,9 @@ class Bot:
         assert activity.conversation
         assert activity.conversation.id
         assert activity.id
-        client = self.client_for(activity.service_url)
-        await client.conversations.reply_to_activity(activity.conversation.id, activity.id, activity.create_reply(text))
+        async with self.client_for(activity.service_url) as client:  # closing it leaves the shared pool open
+            reply = activity.create_reply(text)
+            await client.conversations.reply_to_activity(activity.conversation.id, activity.id, reply)
 
     async def answer_slowly(self, activity: Activity) -> None:
         """Show typing while working, then reply: the channel got its 200 long ago."""
@@ -82,7 +78,8 @@ class Bot:
         assert activity.conversation.id
         typing = activity.create_reply()
         typing.type = "typing"
-        await self.client_for(activity.service_url).conversations.send_to_conversation(activity.conversation.id, typing)
+        async with self.client_for(activity.service_url) as client:
+            await client.conversations.send_to_conversation(activity.conversation.id, typing)
         await self.reply(activity, "Done thinking about: " + (activity.text or ""))
 
     # --8<-- [end:reply]
@@ -94,7 +91,8 @@ class Bot:
         assert reference.service_url
         message = Activity(type="message", text=text).apply_conversation_reference(reference)
         message.reply_to_id = None  # a new message, not a reply to the one the reference was taken from
-        sent = await self.client_for(reference.service_url).conversations.send_to_conversation(conversation_id, message)
+        async with self.client_for(reference.service_url) as client:
+            sent = await client.conversations.send_to_conversation(conversation_id, message)
         assert sent.id is not None
         return sent.id
 
