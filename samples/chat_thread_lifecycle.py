@@ -59,6 +59,9 @@ def main() -> int:
                 ChatParticipant(identifier=PhoneNumberIdentifier("+14255550123"), display_name="A phone"),
             ],
         )
+        # the service always returns these; the models type every field Optional
+        assert created.chat_thread is not None
+        assert created.chat_thread.id
         thread_id = created.chat_thread.id
         print(f"created thread {thread_id!r} ({created.chat_thread.topic})")
         for participant, error in created.errors:
@@ -67,15 +70,19 @@ def main() -> int:
         thread = client.get_chat_thread_client(thread_id)
         first = thread.send_message("Where shall we go?", sender_display_name="Sample User")
         second = thread.send_message("<b>Pizza?</b>", chat_message_type="html")
+        assert first.id
+        assert second.id
         print(f"sent messages {first.id} and {second.id}")
         thread.update_message(first.id, "Where shall we go for lunch?")
-        print(f"edited message {first.id}: {thread.get_message(first.id).content.message!r}")
+        edited = thread.get_message(first.id).content
+        print(f"edited message {first.id}: {edited.message if edited else None!r}")
         thread.send_typing_notification(sender_display_name="Sample User")
         thread.send_read_receipt(second.id)
 
         for page in thread.list_messages(results_per_page=1).by_page():
             for message in page:
-                print(f"message {message.id} [{message.type}]: {message.content.message}")
+                text = message.content.message if message.content else None
+                print(f"message {message.id} [{message.type}]: {text}")
 
         friend = identifier_from_raw_id("8:acs:sample-resource_friend")
         failed = thread.add_participants([ChatParticipant(identifier=friend, display_name="Friend")])

@@ -67,6 +67,9 @@ async def main() -> int:
                 ChatParticipant(identifier=PhoneNumberIdentifier("+14255550123"), display_name="A phone"),
             ],
         )
+        # the service always returns these; the models type every field Optional
+        assert created.chat_thread is not None
+        assert created.chat_thread.id
         thread_id = created.chat_thread.id
         print(f"created thread {thread_id!r} ({created.chat_thread.topic})")
         for participant, error in created.errors:
@@ -75,16 +78,19 @@ async def main() -> int:
         async with client.get_chat_thread_client(thread_id) as thread:
             first = await thread.send_message("Where shall we go?", sender_display_name="Sample User")
             second = await thread.send_message("<b>Pizza?</b>", chat_message_type="html")
+            assert first.id
+            assert second.id
             print(f"sent messages {first.id} and {second.id}")
             await thread.update_message(first.id, "Where shall we go for lunch?")
             edited = await thread.get_message(first.id)
-            print(f"edited message {first.id}: {edited.content.message!r}")
+            print(f"edited message {first.id}: {edited.content.message if edited.content else None!r}")
             await thread.send_typing_notification(sender_display_name="Sample User")
             await thread.send_read_receipt(second.id)
 
             async for page in thread.list_messages(results_per_page=1).by_page():
                 for message in page:
-                    print(f"message {message.id} [{message.type}]: {message.content.message}")
+                    text = message.content.message if message.content else None
+                    print(f"message {message.id} [{message.type}]: {text}")
 
             friend = identifier_from_raw_id("8:acs:sample-resource_friend")
             failed = await thread.add_participants([ChatParticipant(identifier=friend, display_name="Friend")])
