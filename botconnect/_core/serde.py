@@ -422,6 +422,7 @@ def _make_fast_structure(cls: type[T], slow: Callable[[Any, Any], T], parsed: bo
         "slow": slow,
         "fromisoformat": datetime.fromisoformat,
         "structure": structure_parsed if parsed else converter.structure,
+        "sub_hooks": _parsed_hooks if parsed else {},
     }
     fields = _structure_fields(cls, ns, parsed)
     subtypes = cls.__dict__.get(SUBTYPES, {})
