@@ -27,9 +27,10 @@ def main() -> None:
         with Emulator(state_file=state) as emulator, emulator.directline_client() as client:
             started = client.conversations.start_conversation()
             conversation_id = started.conversation_id
+            assert conversation_id  # the service always gives one; the model types every field Optional
             client.conversations.post_activity(conversation_id, Activity(type="message", text="hi", from_property=USER))
             seen = client.conversations.get_activities(conversation_id)
-            for activity in seen.activities:
+            for activity in seen.activities or []:
                 print(f"{activity.from_property.id if activity.from_property else '?'}: {activity.text}")
             saved = (started.token, seen.watermark)  # what the app keeps to resume
             print(f"the app saves its token and watermark {seen.watermark}, and goes away")
@@ -42,7 +43,7 @@ def main() -> None:
             botconnect.DirectLineClient(token=token, endpoint=emulator.url) as client,
         ):
             missed = client.conversations.get_activities(conversation_id, watermark=watermark)
-            print(f"missed while away: {[activity.text for activity in missed.activities]}")
+            print(f"missed while away: {[activity.text for activity in missed.activities or []]}")
             with client.open_conversation(
                 conversation_id=conversation_id, watermark=missed.watermark, user=USER
             ) as conversation:
