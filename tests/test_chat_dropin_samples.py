@@ -12,6 +12,8 @@ Microsoft's SDK observes.
 from __future__ import annotations
 
 import asyncio
+import ssl
+import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from types import ModuleType
@@ -42,6 +44,13 @@ def trusted(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
     # how a sample's process trusts the emulator's CA, for all three SDKs alike: no argument of the flows changes
     monkeypatch.setenv("SSL_CERT_FILE", emulator.ca_file)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", emulator.ca_file)
+    # aiohttp (azure-core's async transport) builds its default context once, when first imported: a process that
+    # imported it before the variable was set (another test of this run) would not see it, as a fresh sample would
+    connector = sys.modules.get("aiohttp.connector")
+    if connector is not None:
+        context = ssl.create_default_context(cafile=emulator.ca_file)
+        context.set_alpn_protocols(("http/1.1",))
+        monkeypatch.setattr(connector, "_SSL_CONTEXT_VERIFIED", context)
     return emulator
 
 
