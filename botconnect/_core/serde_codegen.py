@@ -12,6 +12,7 @@ import enum
 import linecache
 import types
 import typing
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, cast
 
@@ -21,6 +22,7 @@ __all__ = [
     "StructureField",
     "UnstructureField",
     "compile_function",
+    "forget_shapes",
     "open_enum_of",
     "plain_optional_of",
     "stores_plainly",
@@ -30,6 +32,8 @@ __all__ = [
 
 #: fields per group in a structure function: a group is skipped (its fields set to None) once every key is read
 CHUNK = 6
+#: key sequences ("shapes") remembered per structure function; past that, new shapes take the general path
+MAX_SHAPES = 32
 _FACTORY: Any = attrs.Factory  # a class at run time (the stubs type it as an overloaded function)
 
 
@@ -131,6 +135,10 @@ def structure_function(
     An Activity has 43 fields and a message sets a dozen: most fields cost one lookup and one store of None, and
     once every key of the dict has been read the remaining groups of fields are set to None without lookups. A
     count of the keys read tells whether there are unknown ones to keep (in their order).
+
+    For a class whose ``__init__`` only stores, a dict whose keys come in a sequence seen before (a channel sends
+    the same keys in the same order, message after message) skips all that: the sequence, as a tuple, finds a
+    function made for exactly those keys (see :func:`_shape_function`), which unpacks the values in one step.
     """
     ns.update(cls=cls, known=frozenset(f.key for f in fields), new=object.__new__, init=cls.__init__)
     lines = [f"def {name}(data, _=None):", "    if type(data) is not dict:", "        return slow(data, cls)"]
@@ -145,10 +153,19 @@ def structure_function(
         ]
     # what __init__ would do, without matching a dozen keywords (~10% of a parse): store straight into the slots
     plain = stores_plainly(cls)
+    shapes: dict[tuple[Any, ...], Callable[[Any], Any]] = {}
+    if plain:
+        ns["shapes"], ns["learn"] = shapes, _shape_learner(cls, name, fields, ns, shapes, extras_attribute)
+        lines += [
+            "    keys = tuple(data)",
+            "    shaped = shapes.get(keys)",
+            "    if shaped is not None:",
+            "        return shaped(data)",
+        ]
     lines.append("    try:")
     lines += _body_source(cls, "data", "obj", "", fields, ns, extras_attribute, plain, "        ")
     if plain:
-        lines.append("        return obj")
+        lines += [f"        if len(shapes) < {MAX_SHAPES}:", "            learn(data)", "        return obj"]
     else:
         extras = attrs.fields_dict(cast(Any, cls))[extras_attribute]
         args = "".join(f"{f.alias}=v{i}, " for i, f in enumerate(fields)) + f"{extras.alias}=extras"
@@ -157,7 +174,108 @@ def structure_function(
         else:
             lines.append(f"        return cls({args})")
     lines += _wrong_shape(cls, "    ")
-    return compile_function(name, f"{cls.__module__}.{cls.__qualname__}", lines, ns)
+    function = compile_function(name, f"{cls.__module__}.{cls.__qualname__}", lines, ns)
+    if plain:
+        function.shapes = shapes  # type: ignore[attr-defined]  # read by a parent's shape functions and the tests
+        _SHAPED.add(function)
+    return function
+
+
+#: every structure function with shape functions (so that the tests can forget them)
+_SHAPED: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
+
+
+def forget_shapes() -> None:
+    """Drop every remembered shape function: the next dict of each shape takes (and learns from) the general path."""
+    for function in list(_SHAPED):
+        function.shapes.clear()  # type: ignore[attr-defined]
+
+
+def _shape_learner(
+    cls: type[Any],
+    name: str,
+    fields: Sequence[StructureField],
+    ns: dict[str, Any],
+    shapes: dict[tuple[Any, ...], Callable[[Any], Any]],
+    extras_attribute: str,
+) -> Callable[[dict[Any, Any]], None]:
+    def learn(data: dict[Any, Any]) -> None:
+        # str keys only: a shape is matched by ==, and a learned one must mean what the general path reads
+        if all(type(key) is str for key in data):
+            shape_name = f"{name}_shape{len(shapes)}"
+            shapes[tuple(data)] = _shape_function(cls, shape_name, data, fields, ns, extras_attribute)
+
+    return learn
+
+
+def _shape_function(
+    cls: type[Any],
+    name: str,
+    sample: dict[str, Any],
+    fields: Sequence[StructureField],
+    ns: dict[str, Any],
+    extras_attribute: str,
+) -> Callable[[Any], Any]:
+    """The structure function of ``cls`` for a dict with the keys of ``sample``, in that order.
+
+    The values are unpacked in one step (``data.values()``, in key order), then converted and stored in field
+    order, as the general path does: the same hooks, so the same values, and for a bad document the same error
+    (the first bad field in field order). Nothing is looked up, and a shape without unknown keys builds no
+    comprehension for the extras. A field the general path structures in place (an account) is built in place
+    too when its dict has exactly the known keys ``sample``'s had (any order: without extras, order is moot).
+    """
+    keys = tuple(sample)
+    position = {key: index for index, key in enumerate(keys)}
+    targets = []
+    for index, key in enumerate(keys):
+        slot = next((i for i, f in enumerate(fields) if f.key == key), None)
+        targets.append(f"v{slot}" if slot is not None else f"_unknown{index}")
+    lines = [f"def {name}(data):", "    try:"]
+    if keys:
+        lines.append(f"        {', '.join(targets)}, = data.values()")
+    lines.append("        obj = new(cls)")
+    for i, field in enumerate(fields):
+        if field.key in position:
+            lines += _shaped_value(i, field, sample[field.key], ns, extras_attribute, "        ")
+            lines.append(f"        obj.{field.attribute} = v{i}")
+        else:
+            lines.append(f"        obj.{field.attribute} = None")
+    if len(position) == sum(1 for f in fields if f.key in position):
+        lines.append(f"        obj.{extras_attribute} = {{}}")
+    else:
+        lines.append(f"        obj.{extras_attribute} = {{k: x for k, x in data.items() if k not in known}}")
+    lines += _local_defaults(cls, "obj", "", fields, ns, extras_attribute, "        ")
+    lines.append("        return obj")
+    lines += _wrong_shape(cls, "    ")
+    shape: Callable[[Any], Any] = compile_function(name, f"{cls.__module__}.{cls.__qualname__}", lines, ns)
+    return shape
+
+
+def _shaped_value(
+    i: int, field: StructureField, sample: Any, ns: dict[str, Any], extras_attribute: str, indent: str
+) -> list[str]:
+    """Lines that structure ``v<i>`` in a shape function: in place for an inline field whose sample was a dict of
+    known str keys only, when the value has exactly those keys; otherwise (and for any other field) its lines."""
+    general = [f"{indent}{line}" for line in field.value_lines]
+    if field.inline is None or type(sample) is not dict or not sample:
+        return general
+    nested, nested_fields = field.inline
+    by_key = {f.key: f for f in nested_fields}
+    if not all(type(key) is str and key in by_key for key in sample):
+        return general
+    v, o, inside = f"v{i}", f"o{i}", indent + "        "
+    test = " and ".join([f"len({v}) == {len(sample)}", *(f"{key!r} in {v}" for key in sample)])
+    lines = [f"{indent}if type({v}) is dict and {test}:", f"{indent}    try:", f"{inside}{o} = new(cls{i}_)"]
+    for n, f in enumerate(nested_fields):
+        if f.key in sample:
+            lines += [f"{inside}v{i}_{n} = {v}[{f.key!r}]", *(f"{inside}{line}" for line in f.value_lines)]
+            lines.append(f"{inside}{o}.{f.attribute} = v{i}_{n}")
+        else:
+            lines.append(f"{inside}{o}.{f.attribute} = None")
+    lines.append(f"{inside}{o}.{extras_attribute} = {{}}")
+    lines += _local_defaults(nested, o, f"{i}_", nested_fields, ns, extras_attribute, inside)
+    lines += [f"{inside}{v} = {o}", *_wrong_shape(nested, indent + "    ")]
+    return [*lines, f"{indent}else:", *(f"    {line}" for line in general)]
 
 
 def _wrong_shape(cls: type[Any], indent: str) -> list[str]:
@@ -232,12 +350,27 @@ def _body_source(
     ]
     if plain:
         lines.append(f"{indent}{obj}.{extras_attribute} = {extras_name}")
-        wire = {f.attribute for f in fields} | {extras_attribute}
-        for f in attrs.fields(cast(Any, cls)):  # the fields that are not on the wire get their defaults
-            if f.name not in wire:
-                factory = isinstance(f.default, _FACTORY)
-                ns[f"d{prefix}_{f.name}"] = f.default.factory if factory else f.default
-                lines.append(f"{indent}{obj}.{f.name} = d{prefix}_{f.name}{'()' if factory else ''}")
+        lines += _local_defaults(cls, obj, prefix, fields, ns, extras_attribute, indent)
+    return lines
+
+
+def _local_defaults(
+    cls: type[Any],
+    obj: str,
+    prefix: str,
+    fields: Sequence[StructureField],
+    ns: dict[str, Any],
+    extras_attribute: str,
+    indent: str,
+) -> list[str]:
+    """Lines that give ``obj``'s fields that are not on the wire their defaults."""
+    lines = []
+    wire = {f.attribute for f in fields} | {extras_attribute}
+    for f in attrs.fields(cast(Any, cls)):
+        if f.name not in wire:
+            factory = isinstance(f.default, _FACTORY)
+            ns[f"d{prefix}_{f.name}"] = f.default.factory if factory else f.default
+            lines.append(f"{indent}{obj}.{f.name} = d{prefix}_{f.name}{'()' if factory else ''}")
     return lines
 
 
