@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -93,33 +94,34 @@ def test_documents_of_a_learned_shape_match_the_generic_path(change: dict[str, A
 def test_unknown_keys_in_a_shape_keep_their_order_and_values() -> None:
     first = {"z": 1, "id": "a", "b": {"c": [1, 2]}, "name": "n", "a": None}
     second = {"z": [2], "id": "b", "b": "x", "name": "m", "a": {"d": 1}}
-    learned_then(first, second, ChannelAccount)
+    learned_then(first, second, ConversationAccount)
     serde_codegen.forget_shapes()
     for wire in (first, second):
-        account = ChannelAccount.from_dict(wire)
+        account = ConversationAccount.from_dict(wire)
         assert list(account.additional_properties) == ["z", "b", "a"]
         assert account.to_dict() == wire
 
 
 def test_shapes_stop_being_learned_past_the_limit() -> None:
     serde_codegen.forget_shapes()
-    hook = serde._parsed_hook(ChannelAccount)
+    hook = serde._parsed_hook(ConversationAccount)
     documents = [{"id": "1", f"extra{n}": n} for n in range(serde_codegen.MAX_SHAPES + 5)]
     for wire in documents:
-        ChannelAccount.from_json(serde.dumps(wire))
+        ConversationAccount.from_json(serde.dumps(wire))
     assert len(hook.shapes) == serde_codegen.MAX_SHAPES  # type: ignore[attr-defined]
     for wire in documents:  # learned or not, every document parses as before
-        assert ChannelAccount.from_json(serde.dumps(wire)).to_dict() == wire
+        assert ConversationAccount.from_json(serde.dumps(wire)).to_dict() == wire
 
 
 def test_documents_with_non_string_keys_teach_no_shape() -> None:
     serde_codegen.forget_shapes()
-    hook = serde._make_fast_structure(ChannelAccount, serde.converter.get_structure_hook(ChannelAccount), False)
+    slow = serde.converter.get_structure_hook(ConversationAccount)
+    hook = serde._make_fast_structure(ConversationAccount, slow, False)
     wire: dict[Any, Any] = {"id": "1", 1: "one"}
-    extras: dict[Any, Any] = hook(wire, ChannelAccount).additional_properties
+    extras: dict[Any, Any] = hook(wire, ConversationAccount).additional_properties
     assert extras == {1: "one"}
     assert not hook.shapes  # type: ignore[attr-defined]
-    learned_then(wire, {"id": "2", 1: "uno"}, ChannelAccount)
+    learned_then(wire, {"id": "2", 1: "uno"}, ConversationAccount)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -148,3 +150,18 @@ def test_random_documents_of_a_learned_shape_match_the_generic_path(data: st.Dat
             container[key] = copy.deepcopy(data.draw(ODD, label="value"))  # ODD shares its sampled values
         positions = _positions(second)
     learned_then(first, second, cls)
+
+
+def test_models_of_one_group_of_fields_learn_no_shape_and_keep_unknown_keys_in_order() -> None:
+    # a shape saves a lookup per field and costs a call: a model of at most CHUNK fields (an account) skips it
+    assert len(attrs.fields(ChannelAccount)) - 1 <= serde_codegen.CHUNK
+    serde_codegen.forget_shapes()
+    hook = serde._parsed_hook(ChannelAccount)
+    wire = {"z": 1, "id": "a", "b": {"c": [1, 2]}, "name": "n", "a": None}
+    for _ in range(3):
+        account = ChannelAccount.from_json(serde.dumps(wire))
+        assert (account.id, account.name) == ("a", "n")
+        assert list(account.additional_properties.items()) == [("z", 1), ("b", {"c": [1, 2]}), ("a", None)]
+        assert account.to_dict() == wire
+    assert not hook.shapes  # type: ignore[attr-defined]
+    learned_then(wire, {"id": "b", "y": 2}, ChannelAccount)

@@ -429,7 +429,14 @@ def _make_fast_structure(cls: type[T], slow: Callable[[Any, Any], T], parsed: bo
     discriminator = cls.__dict__.get(DISCRIMINATOR) if subtypes else None
     name = f"structure_{'parsed_' if parsed else ''}{cls.__name__}"
     fast: Callable[[Any, Any], T] = structure_function(
-        cls, name, fields, ns, extras_attribute=EXTRAS_FIELD, discriminator=discriminator, subtypes=subtypes
+        cls,
+        name,
+        fields,
+        ns,
+        extras_attribute=EXTRAS_FIELD,
+        discriminator=discriminator,
+        subtypes=subtypes,
+        consume=parsed,
     )
     return fast
 

@@ -127,6 +127,7 @@ def structure_function(
     extras_attribute: str,
     discriminator: str | None,
     subtypes: Mapping[str, type[Any]],
+    consume: bool = False,
 ) -> Callable[[Any, Any], Any]:
     """The structure function of ``cls``: ``slow`` (in ``ns``) for anything but a dict, a registered subtype's
     function (``sub_hooks``, else ``structure``) for its tag, else each field's key looked for with ``in`` and
@@ -136,9 +137,13 @@ def structure_function(
     once every key of the dict has been read the remaining groups of fields are set to None without lookups. A
     count of the keys read tells whether there are unknown ones to keep (in their order).
 
-    For a class whose ``__init__`` only stores, a dict whose keys come in a sequence seen before (a channel sends
-    the same keys in the same order, message after message) skips all that: the sequence, as a tuple, finds a
-    function made for exactly those keys (see :func:`_shape_function`), which unpacks the values in one step.
+    For a class whose ``__init__`` only stores and that has more fields than one group, a dict's key sequence (a
+    channel sends the same keys in the same order, message after message) finds, or on first sight compiles, a
+    function made for exactly those keys (see :func:`_shape_function`), which unpacks the values in one step;
+    past ``MAX_SHAPES`` sequences, and for non-str keys, the general path above is taken.
+
+    ``consume`` (a tree fresh from ``loads`` that nothing else holds): the general path pops the keys it reads
+    and keeps what is left as the extras, in their order, instead of building a second dict.
     """
     ns.update(cls=cls, known=frozenset(f.key for f in fields), new=object.__new__, init=cls.__init__)
     lines = [f"def {name}(data, _=None):", "    if type(data) is not dict:", "        return slow(data, cls)"]
@@ -154,18 +159,21 @@ def structure_function(
     # what __init__ would do, without matching a dozen keywords (~10% of a parse): store straight into the slots
     plain = stores_plainly(cls)
     shapes: dict[tuple[Any, ...], Callable[[Any], Any]] = {}
-    if plain:
+    # a shape saves a lookup per field: worth its extra call only for models with more fields than one group
+    if plain and len(fields) > CHUNK:
         ns["shapes"], ns["learn"] = shapes, _shape_learner(cls, name, fields, ns, shapes, extras_attribute)
         lines += [
             "    keys = tuple(data)",
             "    shaped = shapes.get(keys)",
+            f"    if shaped is None and len(shapes) < {MAX_SHAPES}:",
+            "        shaped = learn(data, keys)",  # before anything is read: the general path may consume data
             "    if shaped is not None:",
             "        return shaped(data)",
         ]
     lines.append("    try:")
-    lines += _body_source(cls, "data", "obj", "", fields, ns, extras_attribute, plain, "        ")
+    lines += _body_source(cls, "data", "obj", "", fields, ns, extras_attribute, plain, "        ", consume)
     if plain:
-        lines += [f"        if len(shapes) < {MAX_SHAPES}:", "            learn(data)", "        return obj"]
+        lines.append("        return obj")
     else:
         extras = attrs.fields_dict(cast(Any, cls))[extras_attribute]
         args = "".join(f"{f.alias}=v{i}, " for i, f in enumerate(fields)) + f"{extras.alias}=extras"
@@ -186,7 +194,7 @@ _SHAPED: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
 
 
 def forget_shapes() -> None:
-    """Drop every remembered shape function: the next dict of each shape takes (and learns from) the general path."""
+    """Drop every remembered shape function: the next dict of each shape compiles its function anew."""
     for function in list(_SHAPED):
         function.shapes.clear()  # type: ignore[attr-defined]
 
@@ -198,12 +206,13 @@ def _shape_learner(
     ns: dict[str, Any],
     shapes: dict[tuple[Any, ...], Callable[[Any], Any]],
     extras_attribute: str,
-) -> Callable[[dict[Any, Any]], None]:
-    def learn(data: dict[Any, Any]) -> None:
+) -> Callable[[dict[Any, Any], tuple[Any, ...]], Callable[[Any], Any] | None]:
+    def learn(data: dict[Any, Any], keys: tuple[Any, ...]) -> Callable[[Any], Any] | None:
         # str keys only: a shape is matched by ==, and a learned one must mean what the general path reads
-        if all(type(key) is str for key in data):
-            shape_name = f"{name}_shape{len(shapes)}"
-            shapes[tuple(data)] = _shape_function(cls, shape_name, data, fields, ns, extras_attribute)
+        if not all(type(key) is str for key in keys):
+            return None
+        shape = shapes[keys] = _shape_function(cls, f"{name}_shape{len(shapes)}", data, fields, ns, extras_attribute)
+        return shape
 
     return learn
 
@@ -240,10 +249,10 @@ def _shape_function(
             lines.append(f"        obj.{field.attribute} = v{i}")
         else:
             lines.append(f"        obj.{field.attribute} = None")
-    if len(position) == sum(1 for f in fields if f.key in position):
-        lines.append(f"        obj.{extras_attribute} = {{}}")
-    else:
-        lines.append(f"        obj.{extras_attribute} = {{k: x for k, x in data.items() if k not in known}}")
+    # the unknown keys are known here, and their values already unpacked: a dict display, in their order
+    pairs = zip(keys, targets, strict=True)
+    unknown = ", ".join(f"{key!r}: {target}" for key, target in pairs if target.startswith("_unknown"))
+    lines.append(f"        obj.{extras_attribute} = {{{unknown}}}")
     lines += _local_defaults(cls, "obj", "", fields, ns, extras_attribute, "        ")
     lines.append("        return obj")
     lines += _wrong_shape(cls, "    ")
@@ -295,6 +304,7 @@ def _body_source(
     extras_attribute: str,
     plain: bool,
     indent: str,
+    consume: bool = False,
 ) -> list[str]:
     """Lines that read ``fields`` from dict ``data`` into ``obj`` (made here when ``plain``) or ``v<i>`` locals,
     with the unknown keys in ``extras`` (``plain``: stored too). Names get ``prefix`` (a nested model's)."""
@@ -316,7 +326,7 @@ def _body_source(
             v = f"v{prefix}{i}"
             lines += [
                 f"{inside}if {f.key!r} in {data}:",
-                f"{inside}    {v} = {data}[{f.key!r}]",
+                f"{inside}    {v} = {data}.pop({f.key!r})" if consume else f"{inside}    {v} = {data}[{f.key!r}]",
                 f"{inside}    {n} += 1",
             ]
             if f.inline is not None:  # a dict becomes the nested model right here; anything else: its hook
@@ -332,6 +342,7 @@ def _body_source(
                     extras_attribute,
                     True,
                     inside + "            ",
+                    consume,
                 )
                 lines += [f"{inside}            {v} = o{prefix}{i}", *_wrong_shape(nested, inside + "        ")]
                 lines += [f"{inside}    else:", *(f"{inside}        {line}" for line in f.value_lines)]
@@ -342,12 +353,15 @@ def _body_source(
             lines += [f"{inside}else:", f"{inside}    {target(i, f)} = None"]
         if start:
             lines += [f"{indent}else:", *(f"{indent}    {target(i, f)} = None" for i, f in group)]
-    lines += [
-        f"{indent}if {n} == {size}:",
-        f"{indent}    {extras_name} = {{}}",
-        f"{indent}else:",
-        f"{indent}    {extras_name} = {{k: x for k, x in {data}.items() if k not in known{prefix}}}",
-    ]
+    if consume:  # what is left of a dict nothing else holds is its unknown keys, in their order
+        lines.append(f"{indent}{extras_name} = {data}")
+    else:
+        lines += [
+            f"{indent}if {n} == {size}:",
+            f"{indent}    {extras_name} = {{}}",
+            f"{indent}else:",
+            f"{indent}    {extras_name} = {{k: x for k, x in {data}.items() if k not in known{prefix}}}",
+        ]
     if plain:
         lines.append(f"{indent}{obj}.{extras_attribute} = {extras_name}")
         lines += _local_defaults(cls, obj, prefix, fields, ns, extras_attribute, indent)
