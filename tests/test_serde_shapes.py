@@ -165,3 +165,32 @@ def test_models_of_one_group_of_fields_learn_no_shape_and_keep_unknown_keys_in_o
         assert account.to_dict() == wire
     assert not hook.shapes  # type: ignore[attr-defined]
     learned_then(wire, {"id": "b", "y": 2}, ChannelAccount)
+
+
+def test_alternating_shapes_each_parse_with_their_own_function() -> None:
+    """The previous document's shape is tried first: a document of another shape must never take it."""
+    typing_ = {"type": "typing", "id": "2", "from": {"id": "29:a"}, "recipient": {"id": "28:b"}}
+    reordered = {"text": "hi", **{k: v for k, v in MESSAGE.items() if k != "text"}}
+    same_keys_other_values = {**MESSAGE, "text": "bye", "from": {"id": "29:z", "name": "Zed"}}
+    documents = [MESSAGE, typing_, MESSAGE, reordered, reordered, typing_, same_keys_other_values, MESSAGE] * 2
+    with generic_only():
+        references = [outcome(lambda: serde.structure(wire, Activity)) for wire in documents]  # noqa: B023
+    serde_codegen.forget_shapes()
+    hook = serde._parsed_hook(Activity)
+    for wire, reference in zip(documents, references, strict=True):
+        parsed = Activity.from_json(serde.dumps(wire))
+        assert_same(("ok", parsed), reference)
+        listed, shaped = hook.__globals__["last"]
+        assert listed == list(wire), "the shape just used is the one tried first next time"
+        assert shaped is hook.shapes[tuple(wire)]  # type: ignore[attr-defined]
+    assert len(hook.shapes) == 3  # type: ignore[attr-defined]
+
+
+def test_forgetting_shapes_forgets_the_last_one_too() -> None:
+    hook = serde._parsed_hook(Activity)
+    Activity.from_json(serde.dumps(MESSAGE))
+    serde_codegen.forget_shapes()
+    assert hook.__globals__["last"] == serde_codegen._NO_SHAPE
+    assert not hook.shapes  # type: ignore[attr-defined]
+    assert Activity.from_json(serde.dumps(MESSAGE)).text == MESSAGE["text"]
+    assert list(hook.shapes) == [tuple(MESSAGE)]  # type: ignore[attr-defined]

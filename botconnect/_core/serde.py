@@ -563,7 +563,7 @@ def _unstructure_field(field: attrs.Attribute[Any], tree: bool, nested: bool = F
         return UnstructureField(name, key, "model_list", _late_hook(inner), _model_hook(item, tree))
     hook = _late_hook(inner)
     if hook is _unstructure_datetime and tree and _Fragment is not None:
-        return UnstructureField(name, key, "call", _datetime_fragment)
+        return UnstructureField(name, key, "datetime", _datetime_fragment)
     if inner in (str, int, float, bool) and hook.__name__ == "identity":
         return UnstructureField(name, key, "identity")
     if hook is list or hook is dict:  # list[str], dict[str, str]: cattrs copies them
@@ -594,6 +594,7 @@ def _make_fast_unstructure(cls: type[Any], tree: bool) -> Callable[[Any], dict[s
         tree=tree,
         other_class=_tree_of if tree else _unstructure_other_class,
         extra_value=converter.unstructure,
+        datetime_json=None if _orjson is None else (_Fragment, _orjson.dumps, _DATETIME_OPTIONS),
     )
 
 

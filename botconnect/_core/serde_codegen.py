@@ -8,6 +8,7 @@ introspection those decisions rest on.
 
 from __future__ import annotations
 
+import datetime
 import enum
 import linecache
 import types
@@ -161,13 +162,26 @@ def structure_function(
     shapes: dict[tuple[Any, ...], Callable[[Any], Any]] = {}
     # a shape saves a lookup per field: worth its extra call only for models with more fields than one group
     if plain and len(fields) > CHUNK:
-        ns["shapes"], ns["learn"] = shapes, _shape_learner(cls, name, fields, ns, shapes, extras_attribute)
+        ns["shapes"], ns["learn"], ns["last"] = (
+            shapes,
+            _shape_learner(cls, name, fields, ns, shapes, extras_attribute),
+            _NO_SHAPE,
+        )
+        # the shape of the previous dict first: a list of the keys compared with its list costs ~40% of
+        # building their tuple and looking it up (orjson hands out the same key objects, so == finds them
+        # identical); (keys, function) is one tuple, so that another thread reads a matching pair
         lines += [
-            "    keys = tuple(data)",
+            "    global last",
+            "    listed = [*data]",
+            "    seen = last",
+            "    if listed == seen[0]:",
+            "        return seen[1](data)",
+            "    keys = tuple(listed)",
             "    shaped = shapes.get(keys)",
             f"    if shaped is None and len(shapes) < {MAX_SHAPES}:",
             "        shaped = learn(data, keys)",  # before anything is read: the general path may consume data
             "    if shaped is not None:",
+            "        last = (listed, shaped)",
             "        return shaped(data)",
         ]
     lines.append("    try:")
@@ -193,10 +207,15 @@ def structure_function(
 _SHAPED: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
 
 
+#: what a structure function's ``last`` shape is before it has seen one (no list of keys equals a tuple)
+_NO_SHAPE: tuple[Any, Any] = ((), None)
+
+
 def forget_shapes() -> None:
     """Drop every remembered shape function: the next dict of each shape compiles its function anew."""
     for function in list(_SHAPED):
         function.shapes.clear()  # type: ignore[attr-defined]
+        function.__globals__["last"] = _NO_SHAPE
 
 
 def _shape_learner(
@@ -405,7 +424,9 @@ class UnstructureField(NamedTuple):
         (the encoder walks it and hands what it cannot encode back to serde: see serde.model_to_json);
       - ``"list_copy"`` / ``"dict_copy"``: ``hook`` is ``list`` / ``dict`` (``list[str]``, ``dict[str, str]``);
         into a JSON tree, a list / dict as it is;
-      - ``"call"``: ``hook(value)``.
+      - ``"call"``: ``hook(value)``;
+      - ``"datetime"`` (trees only): a datetime in UTC as a fragment of the encoder's own text of it (see
+        ``datetime_json``), anything else through ``hook``: no Python call for the common case.
     """
 
     attribute: str
@@ -425,6 +446,7 @@ def unstructure_function(
     tree: bool,
     other_class: Callable[[Any], Any],
     extra_value: Callable[[Any], Any],
+    datetime_json: tuple[Callable[[bytes], Any], Callable[..., bytes], int] | None = None,
 ) -> Callable[[Any], dict[str, Any]]:
     """The serializer of ``cls``: a dict of its non-None wire fields, then its extras (keys not already written).
 
@@ -432,9 +454,14 @@ def unstructure_function(
     are not copied. An instance of another class (a subclass in a base-typed field) goes to ``other_class``;
     extras values (in a dict, not a tree) through ``extra_value``. A field with ``inline`` fields writes an
     instance of exactly its class in place (no call: an Activity's accounts), anything else through its hook.
+    ``datetime_json`` is ``(fragment, dumps, option)``: a ``"datetime"`` field in UTC writes
+    ``fragment(dumps(value, option=option))``.
     """
     name = f"{'tree' if tree else 'unstructure'}_{cls.__name__}"
     ns: dict[str, Any] = {"cls": cls, "other_class": other_class, "extra_value": extra_value, "Enum": enum.Enum}
+    if datetime_json is not None:
+        ns.update(datetime=datetime.datetime, UTC=datetime.UTC)
+        ns["dt_fragment"], ns["dt_dumps"], ns["dt_option"] = datetime_json
     lines = [f"def {name}(obj):", "    if type(obj) is not cls:", "        return other_class(obj)", "    out = {}"]
     lines += _fields_source("obj", "out", "", fields, extras_attribute, tree, ns, "    ")
     lines.append("    return out")
@@ -487,6 +514,9 @@ def _fields_source(
             value = f"[{e}(x) for x in {v}] if type({v}) is list else {h}({v})"
         elif field.kind in ("model", "call"):
             value = f"{h}({v})"
+        elif field.kind == "datetime":  # a timestamp is nearly always UTC: its text without a call of ours
+            fast = f"dt_fragment(dt_dumps({v}, option=dt_option))"
+            value = f"{fast} if type({v}) is datetime and {v}.tzinfo is UTC else {h}({v})"
         else:  # pragma: no cover - serde passes only the kinds above
             raise ValueError(f"unknown field kind {field.kind!r}")
         lines.append(f"{indent}    {out}[{key}] = {value}")
