@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from botconnect._core import serde
 from botconnect.chat import (
     ChatMessage,
     ChatParticipant,
@@ -29,6 +30,7 @@ from botconnect.chat import (
     identifier_from_raw_id,
 )
 from botconnect.errors import DeserializationError
+from botconnect.models import identifiers
 from botconnect.models.chat import ChatRetentionPolicy
 from botconnect.models.identifiers import identifier_from_wire, identifier_to_wire
 
@@ -308,3 +310,49 @@ def test_any_unknown_kind_round_trips_unchanged(kind: str, raw_id: str, extra: d
     assert identifier_to_wire(identifier) == wire
     participant = ChatParticipant.from_dict({"communicationIdentifier": wire, "displayName": "x"})
     assert participant.to_dict() == {"communicationIdentifier": wire, "displayName": "x"}
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        {"rawId": ACS, "communicationUser": {"id": ACS}},  # what the service sends: the fast path
+        {"communicationUser": {"id": ACS}, "rawId": ACS},  # other order: kept as sent
+        {"kind": "communicationUser", "rawId": ACS, "communicationUser": {"id": ACS}},
+        {"rawId": "", "communicationUser": {"id": ACS}},
+        {"rawId": 5, "communicationUser": {"id": ACS}},
+        {"rawId": ACS, "communicationUser": {"id": ACS, "extra": 1}},
+        {"rawId": ACS, "communicationUser": {"id": ""}},
+        {"rawId": ACS, "communicationUser": {"id": 7}},
+        {"rawId": ACS, "communicationUser": {"other": ACS}},
+        {"rawId": ACS, "communicationUser": None},
+        {"rawId": "8:acs:other", "communicationUser": {"id": ACS}},
+        {"rawId": ACS, "phoneNumber": {"value": "+1"}},
+    ],
+    ids=repr,
+)
+def test_senders_parse_alike_from_a_decoded_tree_and_from_a_dict(sender: dict[str, Any]) -> None:
+    """A message's sender parsed from JSON (the decoded tree, kept) equals the one parsed from a caller's dict
+    (copied), and writes back the same bytes, in the order they came."""
+    message = {"id": "1", "type": "text", "sequenceId": "1", "version": "1", "senderCommunicationIdentifier": sender}
+    from_dict = outcome(lambda: ChatMessage.from_dict(copy.deepcopy(message)))
+    from_json = outcome(lambda: ChatMessage.from_json(serde.dumps(message)))
+    assert from_json == from_dict
+    if from_json[0] == "ok":
+        reference = identifiers._from_wire(copy.deepcopy(sender), True)  # the general path, no shortcuts
+        for parsed in (from_json[1].sender, from_dict[1].sender):
+            assert type(parsed) is type(reference)
+
+            def public(field: attrs.Attribute[Any], _: Any) -> bool:
+                return not field.name.startswith("_")  # the kept wire form aside: identifier_to_wire checks it
+
+            assert attrs.asdict(parsed, filter=public) == attrs.asdict(reference, filter=public)
+            assert parsed.raw_id == reference.raw_id
+            assert identifier_to_wire(parsed) == sender
+        assert from_json[1].to_json() == from_dict[1].to_json() == serde.dumps(message)
+
+
+def outcome(fn: Any) -> tuple[Any, ...]:
+    try:
+        return ("ok", fn())
+    except Exception as exc:
+        return ("error", type(exc), str(exc))

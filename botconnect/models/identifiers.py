@@ -454,6 +454,7 @@ _USER_ID, _USER_RAW_ID, _USER_WIRE = _slot_setters(CommunicationUserIdentifier)
 #: the keys, in order, of what identifier_to_wire builds for an ACS user
 _USER_KEYS = ("rawId", "communicationUser")
 _USER_KEYS_WITH_KIND = ("kind", "rawId", "communicationUser")
+_USER_KEY_LIST = list(_USER_KEYS)
 _PHONE_VALUE, _PHONE_RAW_ID, _PHONE_WIRE = _slot_setters(PhoneNumberIdentifier)
 _TEAMS_USER_SETTERS = _slot_setters(MicrosoftTeamsUserIdentifier)
 _TEAMS_APP_SETTERS = _slot_setters(MicrosoftTeamsAppIdentifier)
@@ -593,6 +594,16 @@ def _structure_hook(copy: bool) -> Callable[[Any, type[CommunicationIdentifier]]
 
     def structure_identifier(data: Any, tp: type[CommunicationIdentifier]) -> CommunicationIdentifier:
         if type(data) is dict and (tp is CommunicationIdentifier or tp is CommunicationUserIdentifier):
+            if [*data] == _USER_KEY_LIST:  # what the service sends for every message's sender: no lookups
+                raw_value, props = data.values()
+                if type(props) is dict and len(props) == 1 and type(raw_value) is str and raw_value:
+                    user_id = props.get("id")
+                    if type(user_id) is str and user_id:
+                        identifier = _new(CommunicationUserIdentifier)
+                        _USER_ID(identifier, user_id)
+                        _USER_RAW_ID(identifier, raw_value)
+                        _USER_WIRE(identifier, _Built.WITHOUT_KIND)
+                        return identifier
             kind = data.get("kind")
             if kind == "communicationUser" or (
                 kind is None
