@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from botconnect._core import serde, serde_codegen
+from botconnect._core import serde, serde_codegen, serde_scalars
 from botconnect._core.paging import Page, page_parser, resolve_next_link
 from botconnect._core.requests.connector import build_get_conversation_paged_members
 from botconnect._core.responses import model_parser
@@ -436,6 +436,7 @@ def _response(body: bytes) -> httpx.Response:
 def test_page_parser_matches_model_parser(body: bytes, use_orjson: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     if not use_orjson:
         monkeypatch.setattr(serde, "_orjson", None)
+        monkeypatch.setattr(serde_scalars, "_orjson", None)
     op = build_get_conversation_paged_members(httpx.URL("http://127.0.0.1"), "c", 10, None)
     page = outcome(lambda: op.parse(_response(body)))
     result = outcome(lambda: model_parser(PagedMembersResult)(_response(body)))

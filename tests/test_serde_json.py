@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from botconnect._core import serde
+from botconnect._core import serde, serde_scalars
 from botconnect.errors import DeserializationError
 from botconnect.models import Activity, ChannelAccount, HeroCard
 
@@ -17,7 +17,9 @@ from .harness import Env, FakeService
 
 @pytest.fixture(params=["orjson", "stdlib"])
 def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setattr(serde, "_orjson", orjson if request.param == "orjson" else None)
+    engine = orjson if request.param == "orjson" else None
+    monkeypatch.setattr(serde, "_orjson", engine)
+    monkeypatch.setattr(serde_scalars, "_orjson", engine)
     return str(request.param)
 
 
@@ -47,6 +49,7 @@ def test_both_backends_agree(monkeypatch: pytest.MonkeyPatch) -> None:
     activity = _activity()
     fast = activity.to_json()
     monkeypatch.setattr(serde, "_orjson", None)
+    monkeypatch.setattr(serde_scalars, "_orjson", None)
     slow = activity.to_json()
     assert json.loads(fast) == json.loads(slow)
     assert Activity.from_json(fast) == Activity.from_json(slow) == activity

@@ -28,7 +28,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from botconnect._core import serde
+from botconnect._core import serde, serde_scalars
 from botconnect.models import Activity, ChannelAccount, HeroCard, Mention, Model
 
 from .conftest import REFERENCE
@@ -53,7 +53,7 @@ def _reference_converter() -> Any:
             return [unstructure_any(item) for item in value]
         return reference.unstructure(value)
 
-    reference.register_unstructure_hook(datetime, serde._isoformat_datetime)
+    reference.register_unstructure_hook(datetime, serde_scalars.isoformat_datetime)
     reference.register_unstructure_hook_func(lambda t: t is Any, unstructure_any)
     reference.register_unstructure_hook_factory(
         serde._is_model, lambda cls: serde._make_generic_unstructure(cls, reference)
@@ -67,7 +67,7 @@ REFERENCE_CONVERTER = _reference_converter()
 @contextlib.contextmanager
 def stdlib_json() -> Iterator[None]:
     """serde as installed without orjson."""
-    with mock.patch.object(serde, "_orjson", None):
+    with mock.patch.object(serde, "_orjson", None), mock.patch.object(serde_scalars, "_orjson", None):
         yield
 
 
@@ -216,13 +216,13 @@ def test_odd_value_in_every_place(value: Any) -> None:
 @settings(max_examples=600, deadline=None)
 @given(DATETIMES)
 def test_datetime_text_is_isoformat(value: datetime) -> None:
-    expected = serde._isoformat_datetime(value)
-    assert serde._unstructure_datetime(value) == expected
-    fragment = serde._datetime_fragment(value)
+    expected = serde_scalars.isoformat_datetime(value)
+    assert serde_scalars.unstructure_datetime(value) == expected
+    fragment = serde_scalars.datetime_fragment(value)
     encoded = serde._orjson.dumps(fragment) if serde._orjson is not None else json.dumps(fragment).encode()
     assert json.loads(encoded) == expected
     with stdlib_json():
-        assert serde._unstructure_datetime(value) == expected
+        assert serde_scalars.unstructure_datetime(value) == expected
 
 
 # -- every JSON object recorded in the reference material -------------------------------------------------------

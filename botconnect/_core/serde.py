@@ -8,14 +8,12 @@ trip untouched.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import enum
 import json
 import threading
 import typing
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timezone
+from datetime import datetime
 from typing import Any, TypeVar
 
 import attrs
@@ -31,9 +29,23 @@ from .serde_codegen import (
 )
 from .serde_codegen import open_enum_of as _open_enum_of
 from .serde_codegen import plain_optional_of as _plain_optional_of
+from .serde_scalars import (
+    DATETIME_OPTIONS,
+    Fragment,
+    datetime_fragment,
+    make_open_enum_structure,
+    passthrough,
+    structure_bytes,
+    structure_datetime,
+    structure_number,
+    structure_optional_str,
+    structure_str,
+    unstructure_bytes,
+    unstructure_datetime,
+)
 
 _orjson: Any
-try:  # optional speed-up (`pip install botconnect[speed]`): 3-15x faster JSON than the standard library
+try:  # a dependency (3-15x faster JSON than the stdlib); the stdlib path stays for an install without its wheel
     import orjson as _orjson
 except ImportError:  # pragma: no cover - depends on the environment
     _orjson = None
@@ -85,138 +97,27 @@ def _is_model(cls: Any) -> bool:
 # -- scalars ------------------------------------------------------------------------------------------------
 
 
-def _structure_datetime(value: Any, _: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value
-    if not isinstance(value, str):
-        raise TypeError(f"expected an ISO 8601 date-time string, got {type(value).__name__}")
-    # Python 3.11 parses "Z", offsets and 7-digit (.NET) fractions, truncating the 7th digit.
-    return datetime.fromisoformat(value)
-
-
-def _isoformat_datetime(value: datetime) -> str:
-    if value.tzinfo is None:  # the wire format (RFC 3339) needs an offset; naive means UTC, as in botbuilder
-        value = value.replace(tzinfo=UTC)
-    text = value.isoformat()
-    if value.utcoffset() == UTC.utcoffset(None) and text.endswith("+00:00"):
-        return text[:-6] + "Z"
-    return text
-
-
-_DATETIME_OPTIONS = 0 if _orjson is None else _orjson.OPT_UTC_Z | _orjson.OPT_NAIVE_UTC
-
-
-def _unstructure_datetime(value: datetime) -> str:
-    """RFC 3339, ``Z`` for UTC: what :func:`_isoformat_datetime` writes (``datetime.isoformat`` costs ~1 us).
-
-    orjson writes the same text for UTC, naive (taken as UTC) and whole-minute offsets; an offset with seconds
-    (``+05:30:15``) it would cut to minutes, so that and any other tzinfo go through ``isoformat``.
-    """
-    if _orjson is not None and type(value) is datetime:
-        zone = value.tzinfo
-        if zone is UTC or zone is None or (type(zone) is timezone and _whole_minutes(zone)):
-            text: str = _orjson.dumps(value, option=_DATETIME_OPTIONS)[1:-1].decode()
-            return text
-    return _isoformat_datetime(value)
-
-
-def _whole_minutes(zone: timezone) -> bool:
-    offset = zone.utcoffset(None)
-    return not (offset.seconds % 60 or offset.microseconds)
-
-
-_Fragment: Any = getattr(_orjson, "Fragment", None)
-
-
-def _datetime_fragment(value: datetime) -> Any:
-    """:func:`_unstructure_datetime` for a JSON tree: the encoded text itself (orjson writes it in place)."""
-    if type(value) is datetime:
-        zone = value.tzinfo
-        if zone is UTC or zone is None or (type(zone) is timezone and _whole_minutes(zone)):
-            return _Fragment(_orjson.dumps(value, option=_DATETIME_OPTIONS))
-    return _unstructure_datetime(value)
-
-
-def _structure_bytes(value: Any, _: Any) -> bytes:
-    if isinstance(value, bytes | bytearray):
-        return bytes(value)
-    if not isinstance(value, str):
-        raise TypeError(f"expected a base64 string, got {type(value).__name__}")
-    try:
-        return base64.b64decode(value, validate=True)
-    except binascii.Error as exc:
-        raise ValueError(f"invalid base64 data: {exc}") from None
-
-
-def _unstructure_bytes(value: bytes) -> str:
-    return base64.b64encode(value).decode("ascii")
-
-
-def _passthrough(value: Any, _: Any) -> Any:
-    return value
-
-
-def _structure_str(value: Any, _: Any) -> str:
-    if isinstance(value, str):
-        return value
-    # some channels send numeric ids; anything structured in a string field is a wire error
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    raise TypeError(f"expected a string, got {type(value).__name__}")
-
-
-def _structure_number(value: Any, cls: type[Any]) -> Any:
-    try:
-        return cls(value)
-    except OverflowError as exc:  # int(1e400), float(10**400): a bad value like any other, not an arithmetic bug
-        raise ValueError(f"{type(value).__name__} value out of range for {cls.__name__}") from exc
-
-
-converter.register_structure_hook(datetime, _structure_datetime)
-converter.register_unstructure_hook(datetime, _unstructure_datetime)
-converter.register_structure_hook(bytes, _structure_bytes)
-converter.register_unstructure_hook(bytes, _unstructure_bytes)
-converter.register_structure_hook(Any, _passthrough)
-converter.register_structure_hook(str, _structure_str)
-converter.register_structure_hook(int, _structure_number)
-converter.register_structure_hook(float, _structure_number)
+converter.register_structure_hook(datetime, structure_datetime)
+converter.register_unstructure_hook(datetime, unstructure_datetime)
+converter.register_structure_hook(bytes, structure_bytes)
+converter.register_unstructure_hook(bytes, unstructure_bytes)
+converter.register_structure_hook(Any, passthrough)
+converter.register_structure_hook(str, structure_str)
+converter.register_structure_hook(int, structure_number)
+converter.register_structure_hook(float, structure_number)
 
 
 # -- open enums: `SomeEnum | str` accepts values the SDK does not know yet --------------------------------
 
 
-def _make_open_enum_structure(tp: Any) -> Callable[[Any, Any], Any]:
-    enum_cls = _open_enum_of(tp)
-    assert enum_cls is not None
-    members: dict[Any, Any] = {m.value: m for m in enum_cls}
-
-    def structure_open_enum(value: Any, _: Any) -> Any:
-        if value is None:
-            return None
-        member = members.get(value)
-        if member is not None:
-            return member
-        if isinstance(value, str):
-            return value
-        raise TypeError(f"expected a string for {enum_cls.__name__}, got {type(value).__name__}")
-
-    return structure_open_enum
-
-
-converter.register_structure_hook_factory(lambda t: _open_enum_of(t) is not None, _make_open_enum_structure)
-
-
-def _structure_optional_str(value: Any, _: Any) -> str | None:
-    if value is None or type(value) is str:
-        return value
-    return _structure_str(value, _)
+converter.register_structure_hook_factory(lambda t: _open_enum_of(t) is not None, make_open_enum_structure)
 
 
 def _make_optional_structure(tp: Any) -> Callable[[Any, Any], Any]:
     # cattrs' generic Optional handling dispatches on the type at every call; bind the inner hook once
     inner_type = _plain_optional_of(tp)
     if inner_type is str:  # the most common field type by far: no extra call for the usual case
-        return _structure_optional_str
+        return structure_optional_str
     inner = converter.get_structure_hook(inner_type)
 
     def structure_optional(value: Any, _: Any) -> Any:
@@ -302,10 +203,10 @@ def _make_generic_structure(cls: type[T]) -> Callable[[Any, Any], T]:
 
 _generating = threading.local()
 _SCALAR_HOOKS: dict[Any, Any] = {
-    str: _structure_str,
-    int: _structure_number,
-    float: _structure_number,
-    bool: _structure_number,  # bool subclasses int: the int hook serves it too
+    str: structure_str,
+    int: structure_number,
+    float: structure_number,
+    bool: structure_number,  # bool subclasses int: the int hook serves it too
 }
 #: hooks for a "parsed" tree, by type (the converter's hooks for every other type)
 _parsed_hooks: dict[Any, Callable[[Any, Any], Any]] = {}
@@ -370,7 +271,7 @@ def _field_source(i: Any, field: attrs.Attribute[Any], ns: dict[str, Any], parse
     codec = field.metadata.get(CODEC)
     hook = codec[0] if codec is not None else _hook_or_late(tp)
     ns[h], ns[t] = hook, tp
-    if hook is _passthrough:
+    if hook is passthrough:
         return []
     enum_cls = _open_enum_of(tp)
     if enum_cls is not None and codec is None:
@@ -383,7 +284,7 @@ def _field_source(i: Any, field: attrs.Attribute[Any], ns: dict[str, Any], parse
     ns[h], ns[t] = inner_hook, inner
     if _SCALAR_HOOKS.get(inner) is inner_hook:
         return [f"if type({v}) is not {inner.__name__} and {v} is not None: {call}"]
-    if inner is datetime and inner_hook is _structure_datetime:
+    if inner is datetime and inner_hook is structure_datetime:
         return [f"if type({v}) is str: {v} = fromisoformat({v})", f"elif {v} is not None: {call}"]
     item = _model_list_item(inner)
     if item is not None:
@@ -562,8 +463,8 @@ def _unstructure_field(field: attrs.Attribute[Any], tree: bool, nested: bool = F
     if item is not None:
         return UnstructureField(name, key, "model_list", _late_hook(inner), _model_hook(item, tree))
     hook = _late_hook(inner)
-    if hook is _unstructure_datetime and tree and _Fragment is not None:
-        return UnstructureField(name, key, "datetime", _datetime_fragment)
+    if hook is unstructure_datetime and tree and Fragment is not None:
+        return UnstructureField(name, key, "datetime", datetime_fragment)
     if inner in (str, int, float, bool) and hook.__name__ == "identity":
         return UnstructureField(name, key, "identity")
     if hook is list or hook is dict:  # list[str], dict[str, str]: cattrs copies them
@@ -594,7 +495,7 @@ def _make_fast_unstructure(cls: type[Any], tree: bool) -> Callable[[Any], dict[s
         tree=tree,
         other_class=_tree_of if tree else _unstructure_other_class,
         extra_value=converter.unstructure,
-        datetime_json=None if _orjson is None else (_Fragment, _orjson.dumps, _DATETIME_OPTIONS),
+        datetime_json=None if _orjson is None else (Fragment, _orjson.dumps, DATETIME_OPTIONS),
     )
 
 

@@ -595,9 +595,9 @@ def _structure_hook(copy: bool) -> Callable[[Any, type[CommunicationIdentifier]]
     def structure_identifier(data: Any, tp: type[CommunicationIdentifier]) -> CommunicationIdentifier:
         if type(data) is dict and (tp is CommunicationIdentifier or tp is CommunicationUserIdentifier):
             if [*data] == _USER_KEY_LIST:  # what the service sends for every message's sender: no lookups
-                raw_value, props = data.values()
-                if type(props) is dict and len(props) == 1 and type(raw_value) is str and raw_value:
-                    user_id = props.get("id")
+                raw_value, user = data.values()
+                if type(user) is dict and len(user) == 1 and type(raw_value) is str and raw_value:
+                    user_id = user.get("id")
                     if type(user_id) is str and user_id:
                         identifier = _new(CommunicationUserIdentifier)
                         _USER_ID(identifier, user_id)
