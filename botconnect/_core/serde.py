@@ -29,9 +29,10 @@ from .serde_codegen import (
 )
 from .serde_codegen import open_enum_of as _open_enum_of
 from .serde_codegen import plain_optional_of as _plain_optional_of
-from .serde_scalars import (
+from .serde_scalars import (  # _orjson: None without its wheel; this module's name too, for tests to take away
     DATETIME_OPTIONS,
     Fragment,
+    _orjson,
     datetime_fragment,
     make_open_enum_structure,
     passthrough,
@@ -43,12 +44,6 @@ from .serde_scalars import (
     unstructure_bytes,
     unstructure_datetime,
 )
-
-_orjson: Any
-try:  # a dependency (3-15x faster JSON than the stdlib); the stdlib path stays for an install without its wheel
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - depends on the environment
-    _orjson = None
 
 __all__ = [
     "EXTRAS_FIELD",

@@ -16,7 +16,7 @@ from typing import Any
 from .serde_codegen import open_enum_of
 
 _orjson: Any
-try:  # a dependency, but the standard library path is kept (and tested) for an install without its wheel
+try:  # a dependency; the standard library path is kept (and tested) for an install without its wheel
     import orjson as _orjson
 except ImportError:  # pragma: no cover - depends on the environment
     _orjson = None
