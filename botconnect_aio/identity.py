@@ -11,16 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 import httpx
 
 from botconnect._core.auth import AccessToken
 from botconnect._core.hmac_auth import KeyCredential, parse_connection_string
-from botconnect._core.operation import Operation
 from botconnect._core.requests import identity as build
 from botconnect._core.retry import RetryPolicy
-from botconnect.errors import HttpResponseError
 from botconnect.models.identifiers import (
     CommunicationCloudEnvironment,
     CommunicationIdentifier,
@@ -39,6 +37,7 @@ from botconnect.models.identifiers import (
 )
 from botconnect.models.identity import CommunicationTokenScope
 
+from ._acs_client import AcsClient
 from ._pipeline import AsyncPipeline, AsyncTokenCredential
 from ._transport import AsyncHTTP11Transport
 
@@ -61,10 +60,8 @@ __all__ = [
     "identifier_from_raw_id",
 ]
 
-T = TypeVar("T")
 
-
-class CommunicationIdentityClient:
+class CommunicationIdentityClient(AcsClient):
     """The identity service of the ACS resource at ``endpoint`` (``https://<resource>.communication.azure.com``;
     ``https://`` is added to a bare host name).
 
@@ -93,6 +90,7 @@ class CommunicationIdentityClient:
         user_agent: str | None = None,
         **kwargs: Any,
     ) -> None:
+        # _trace: the network trace that redacts tokens, which AcsClient._run uses in place of azure-core's
         self._context, config, options, self._trace = build.identity_client_setup(
             endpoint,
             credential,
@@ -212,34 +210,9 @@ class CommunicationIdentityClient:
         operation = build.build_get_token_for_teams_user(self._context, aad_token, client_id, user_object_id)
         return await self._run("get_token_for_teams_user", operation, kwargs, timeout, retry_policy, deadline)
 
-    async def _run(
-        self,
-        where: str,
-        operation: Operation[T],
-        kwargs: dict[str, Any],
-        timeout: float | None,
-        retry_policy: RetryPolicy | None,
-        deadline: float | None,
-    ) -> T:
-        trace = self._trace.for_call(kwargs)
-        operation, options = self._azure.prepare(
-            operation, kwargs, timeout=timeout, retry_policy=retry_policy, deadline=deadline, where=where
-        )
-        try:
-            return await self._pipeline.run(trace.wrap(operation), **options)
-        except HttpResponseError as error:
-            trace.response(error.response)
-            raise
-
     async def close(self) -> None:
         """Close the connection pool (a user-supplied ``http_client`` is left open). Safe to call twice."""
         await self._pipeline.close()
-
-    async def __aenter__(self) -> CommunicationIdentityClient:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
 
     def __repr__(self) -> str:
         return f"<CommunicationIdentityClient endpoint={self.endpoint!r} api_version={self.api_version!r}>"

@@ -4,26 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
-from .._core.operation import Operation
+from .._acs_client import AcsClient
 from .._core.requests import chat as build
 from .._core.retry import RetryPolicy
 from .._paging import ItemPaged
 from .._pipeline import Pipeline, TokenCredential
 from .._transport import HTTP11Transport
-from ..errors import HttpResponseError
 from ..models.chat import ChatParticipant, ChatRetentionPolicy, ChatThreadItem, CreateChatThreadResult
 from ._thread_client import ChatThreadClient
 
 __all__ = ["ChatClient"]
 
-T = TypeVar("T")
 
-
-class ChatClient:
+class ChatClient(AcsClient):
     """Azure Communication Services Chat at ``endpoint`` (``https://<resource>.communication.azure.com``).
 
     ``credential`` is a :class:`CommunicationTokenCredential` (an ACS user token); the token is only ever sent to
@@ -129,33 +126,9 @@ class ChatClient:
         factory = build.build_list_chat_threads(self._context, results_per_page, start_time)
         return ItemPaged(factory, self._azure.runner(self._pipeline.run, kwargs, "list_chat_threads"))
 
-    def _run(
-        self,
-        where: str,
-        operation: Operation[T],
-        kwargs: dict[str, Any],
-        timeout: float | None,
-        retry_policy: RetryPolicy | None,
-        deadline: float | None,
-    ) -> T:
-        operation, options = self._azure.prepare(
-            operation, kwargs, timeout=timeout, retry_policy=retry_policy, deadline=deadline, where=where
-        )
-        try:
-            return self._pipeline.run(operation, **options)
-        except HttpResponseError as error:
-            self._azure.failed(error, kwargs)
-            raise
-
     def close(self) -> None:
         """Close the connection pool (a user-supplied ``http_client`` is left open). Safe to call twice."""
         self._pipeline.close()
-
-    def __enter__(self) -> ChatClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<ChatClient endpoint={self.endpoint!r} api_version={self.api_version!r}>"

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
+from .._acs_client import AcsClient
 from .._core.azure_compat import AzureCallOptions
-from .._core.operation import Operation
 from .._core.requests import chat as build
 from .._core.retry import RetryPolicy
 from .._core.security import path_segment
 from .._paging import ItemPaged
 from .._pipeline import Pipeline, TokenCredential
 from .._transport import HTTP11Transport
-from ..errors import HttpResponseError
 from ..models.chat import (
     ChatError,
     ChatMessage,
@@ -31,10 +30,8 @@ from ..models.identifiers import CommunicationIdentifier, CommunicationIdentifie
 
 __all__ = ["ChatThreadClient"]
 
-T = TypeVar("T")
 
-
-class ChatThreadClient:
+class ChatThreadClient(AcsClient):
     """One chat thread (``thread_id``) at ``endpoint``; also from ``ChatClient.get_chat_thread_client``.
 
     Takes the same ``credential`` and settings as :class:`ChatClient` (and, in ``botconnect_aio``, enters that
@@ -301,33 +298,9 @@ class ChatThreadClient:
         factory = build.build_list_read_receipts(self._context, self._thread_id, results_per_page, skip)
         return ItemPaged(factory, self._azure.runner(self._pipeline.run, kwargs, "list_read_receipts"))
 
-    def _run(
-        self,
-        where: str,
-        operation: Operation[T],
-        kwargs: dict[str, Any],
-        timeout: float | None,
-        retry_policy: RetryPolicy | None,
-        deadline: float | None,
-    ) -> T:
-        operation, options = self._azure.prepare(
-            operation, kwargs, timeout=timeout, retry_policy=retry_policy, deadline=deadline, where=where
-        )
-        try:
-            return self._pipeline.run(operation, **options)
-        except HttpResponseError as error:
-            self._azure.failed(error, kwargs)
-            raise
-
     def close(self) -> None:
         """Close this client (the connection pool too, unless it came from a ChatClient or ``http_client``)."""
         self._pipeline.close()
-
-    def __enter__(self) -> ChatThreadClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<ChatThreadClient endpoint={self.endpoint!r} thread_id={self._thread_id!r}>"

@@ -4,28 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
-from botconnect._core.operation import Operation
 from botconnect._core.requests import chat as build
 from botconnect._core.retry import RetryPolicy
-from botconnect.errors import HttpResponseError
 from botconnect.models.chat import ChatParticipant, ChatRetentionPolicy, ChatThreadItem, CreateChatThreadResult
 
 from .._paging import AsyncItemPaged
 from .._pipeline import AsyncPipeline, AsyncTokenCredential
 from .._transport import AsyncHTTP11Transport
-from ._credential import CommunicationTokenCredential
+from ._base import ChatClientBase
 from ._thread_client import ChatThreadClient
 
 __all__ = ["ChatClient"]
 
-T = TypeVar("T")
 
-
-class ChatClient:
+class ChatClient(ChatClientBase):
     """Azure Communication Services Chat at ``endpoint`` (``https://<resource>.communication.azure.com``).
 
     ``credential`` is a :class:`CommunicationTokenCredential` (an ACS user token); the token is only ever sent to
@@ -132,41 +128,9 @@ class ChatClient:
         factory = build.build_list_chat_threads(self._context, results_per_page, start_time)
         return AsyncItemPaged(factory, self._azure.runner(self._pipeline.run, kwargs, "list_chat_threads"))
 
-    async def _run(
-        self,
-        where: str,
-        operation: Operation[T],
-        kwargs: dict[str, Any],
-        timeout: float | None,
-        retry_policy: RetryPolicy | None,
-        deadline: float | None,
-    ) -> T:
-        operation, options = self._azure.prepare(
-            operation, kwargs, timeout=timeout, retry_policy=retry_policy, deadline=deadline, where=where
-        )
-        try:
-            return await self._pipeline.run(operation, **options)
-        except HttpResponseError as error:
-            self._azure.failed(error, kwargs)
-            raise
-
     async def close(self) -> None:
         """Close the connection pool (a user-supplied ``http_client`` is left open). Safe to call twice."""
         await self._pipeline.close()
-
-    async def __aenter__(self) -> ChatClient:
-        if isinstance(self._credential, CommunicationTokenCredential):
-            await self._credential.__aenter__()
-            self._entered_credential = True
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        try:
-            await self.close()
-        finally:
-            if self._entered_credential and isinstance(self._credential, CommunicationTokenCredential):
-                self._entered_credential = False
-                await self._credential.__aexit__(*exc_info)
 
     def __repr__(self) -> str:
         return f"<ChatClient endpoint={self.endpoint!r} api_version={self.api_version!r}>"

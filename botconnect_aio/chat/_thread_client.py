@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
 from botconnect._core.azure_compat import AzureCallOptions
-from botconnect._core.operation import Operation
 from botconnect._core.requests import chat as build
 from botconnect._core.retry import RetryPolicy
 from botconnect._core.security import path_segment
-from botconnect.errors import HttpResponseError
 from botconnect.models.chat import (
     ChatError,
     ChatMessage,
@@ -29,14 +27,12 @@ from botconnect.models.identifiers import CommunicationIdentifier, Communication
 from .._paging import AsyncItemPaged
 from .._pipeline import AsyncPipeline, AsyncTokenCredential
 from .._transport import AsyncHTTP11Transport
-from ._credential import CommunicationTokenCredential
+from ._base import ChatClientBase
 
 __all__ = ["ChatThreadClient"]
 
-T = TypeVar("T")
 
-
-class ChatThreadClient:
+class ChatThreadClient(ChatClientBase):
     """One chat thread (``thread_id``) at ``endpoint``; also from ``ChatClient.get_chat_thread_client``.
 
     Takes the same ``credential`` and settings as :class:`ChatClient` (and, in ``botconnect_aio``, enters that
@@ -305,41 +301,9 @@ class ChatThreadClient:
         factory = build.build_list_read_receipts(self._context, self._thread_id, results_per_page, skip)
         return AsyncItemPaged(factory, self._azure.runner(self._pipeline.run, kwargs, "list_read_receipts"))
 
-    async def _run(
-        self,
-        where: str,
-        operation: Operation[T],
-        kwargs: dict[str, Any],
-        timeout: float | None,
-        retry_policy: RetryPolicy | None,
-        deadline: float | None,
-    ) -> T:
-        operation, options = self._azure.prepare(
-            operation, kwargs, timeout=timeout, retry_policy=retry_policy, deadline=deadline, where=where
-        )
-        try:
-            return await self._pipeline.run(operation, **options)
-        except HttpResponseError as error:
-            self._azure.failed(error, kwargs)
-            raise
-
     async def close(self) -> None:
         """Close this client (the connection pool too, unless it came from a ChatClient or ``http_client``)."""
         await self._pipeline.close()
-
-    async def __aenter__(self) -> ChatThreadClient:
-        if isinstance(self._credential, CommunicationTokenCredential):
-            await self._credential.__aenter__()
-            self._entered_credential = True
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        try:
-            await self.close()
-        finally:
-            if self._entered_credential and isinstance(self._credential, CommunicationTokenCredential):
-                self._entered_credential = False
-                await self._credential.__aexit__(*exc_info)
 
     def __repr__(self) -> str:
         return f"<ChatThreadClient endpoint={self.endpoint!r} thread_id={self._thread_id!r}>"
