@@ -29,10 +29,9 @@ from .serde_codegen import (
 )
 from .serde_codegen import open_enum_of as _open_enum_of
 from .serde_codegen import plain_optional_of as _plain_optional_of
-from .serde_scalars import (  # _orjson: None without its wheel; this module's name too, for tests to take away
+from .serde_scalars import (
     DATETIME_OPTIONS,
     Fragment,
-    _orjson,
     datetime_fragment,
     make_open_enum_structure,
     passthrough,
@@ -44,6 +43,7 @@ from .serde_scalars import (  # _orjson: None without its wheel; this module's n
     unstructure_bytes,
     unstructure_datetime,
 )
+from .serde_scalars import _orjson as _orjson  # None without its wheel; a name here too, for tests to take away
 
 __all__ = [
     "EXTRAS_FIELD",
