@@ -9,6 +9,7 @@ import logging
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -196,6 +197,77 @@ def test_headers_user_agent_and_request_id_per_client_and_per_call(env: Env) -> 
     assert second["user-agent"] == "call/2 " + first["user-agent"]
     assert third["user-agent"] == "exact/3"
     assert all(r.headers["authorization"].startswith("Bearer ") for r in service.requests)
+
+
+REQUEST_ID = "x-ms-client-request-id"
+
+
+def test_every_call_gets_a_new_request_id_kept_across_its_retries(env: Env) -> None:
+    """azure-core's RequestIdPolicy: a new id per call (per page of a paged call), the same on its retries."""
+    answers = iter([503, 201, 201, 201])
+
+    def service(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        status = next(answers) if request.method == "POST" else 200
+        if request.method == "GET":
+            more = (
+                {"nextLink": f"{ENDPOINT}/chat/threads/{THREAD}/participants?skip=1"}
+                if "skip" not in str(request.url)
+                else {}
+            )
+            return httpx.Response(
+                200,
+                json={
+                    "value": [
+                        {"communicationIdentifier": {"rawId": "8:acs:x", "communicationUser": {"id": "8:acs:x"}}}
+                    ],
+                    **more,
+                },
+            )
+        return httpx.Response(status, json={"id": "1"}, headers={"Retry-After": "0"})
+
+    seen: list[httpx.Request] = []
+    credential = env.pkg.chat.CommunicationTokenCredential(token())
+    with env.make(env.pkg.chat.ChatThreadClient, ENDPOINT, credential, THREAD, transport=env.transport(service)) as c:
+        c.send_message("retried once")
+        c.send_message("b")
+        c.send_message("c")
+        assert len(list(c.list_participants())) == 2
+    ids = [r.headers[REQUEST_ID] for r in seen]
+    assert [uuid.UUID(i).version for i in ids] == [4] * 6
+    assert ids[0] == ids[1], "a retry keeps its call's id"
+    assert len({ids[1], ids[2], ids[3], ids[4], ids[5]}) == 5, "each call and each page: a new id"
+
+
+def test_request_id_per_client_per_call_and_off(env: Env) -> None:
+    service = Service(201, {"id": "1"})
+    with thread_client(env, service, request_id="client-id") as client:
+        client.send_message("a")
+        client.send_message("b", request_id="call-id")
+        client.send_message("c", request_id=None)  # the call turns it off
+        client.send_message("d", headers={REQUEST_ID: "from-headers"})
+    with thread_client(env, service, auto_request_id=False) as client:
+        client.send_message("e")
+        client.send_message("f", request_id="only-this")
+    with thread_client(env, service, request_id=None) as client:
+        client.send_message("g")
+    with thread_client(env, service) as client:
+        client.send_message("h", headers={REQUEST_ID: "kept"})  # a header given stands
+    assert [r.headers.get(REQUEST_ID) for r in service.requests] == [
+        "client-id",
+        "call-id",
+        None,
+        "from-headers",
+        None,
+        "only-this",
+        None,
+        "kept",
+    ]
+    with pytest.raises(TypeError, match="auto_request_id must be a bool"):
+        thread_client(env, service, auto_request_id="no")
+    with pytest.raises(ValueError, match="control characters"):
+        thread_client(env, service, request_id="a\r\nInjected: 1")
+    assert len(service.requests) == 8, "a bad option is refused before anything is sent"
 
 
 def test_connection_and_read_timeouts(env: Env) -> None:

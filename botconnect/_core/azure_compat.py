@@ -4,7 +4,12 @@ Per client (``ChatClient(endpoint, credential, headers=..., retry_total=...)``) 
 (``send_message("hi", headers=..., logging_enable=True)``), as azure-core's policies read them:
 
 * ``headers``: sent with every request (per call: merged over the client's), over the builder's own headers
-  (azure-core's ``HeadersPolicy``); ``request_id`` (per call): the ``x-ms-client-request-id`` header.
+  (azure-core's ``HeadersPolicy``).
+* ``x-ms-client-request-id`` (azure-core's ``RequestIdPolicy``): a new UUID for every call (the same on its
+  retries; each page of a paged call is a call), unless ``headers`` already give one. ``request_id`` per call
+  sets it (``None``: none); per client, ``request_id`` is one id for every call and ``auto_request_id=False``
+  turns the new ones off. azure-core makes version-1 UUIDs, which carry the host's MAC address; these are
+  random (version 4), which the service takes alike.
 * ``user_agent``: an application prefix; per call it goes before the client's user agent; with
   ``user_agent_overwrite=True`` it replaces the whole header (``UserAgentPolicy``). ``user_agent_use_env=True``
   appends ``AZURE_HTTP_USER_AGENT`` when that is set.
@@ -33,6 +38,7 @@ import logging
 import os
 import re
 import ssl
+import uuid
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -117,9 +123,11 @@ _CALL_KEYS = frozenset(
     | {"logging_enable", "logger", *_RETRY_KEYS}
 )
 _CLIENT_KEYS = frozenset(
-    {"headers", "user_agent_overwrite", "user_agent_use_env", "connection_timeout", "read_timeout"}
+    {"headers", "request_id", "auto_request_id", "user_agent_overwrite", "user_agent_use_env"}
+    | {"connection_timeout", "read_timeout"}
     | {"logging_enable", "logger", "connection_verify", *_RETRY_KEYS}
 )
+_REQUEST_ID = "x-ms-client-request-id"
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 
@@ -204,6 +212,19 @@ def _with_retries(base: RetryPolicy, kwargs: Mapping[str, Any]) -> RetryPolicy:
     return attrs.evolve(base, **changes) if changes else base
 
 
+def _request_id_options(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """A client's ``request_id`` / ``auto_request_id`` as RequestIdPolicy reads them (``request_id=None``: none)."""
+    auto = kwargs.get("auto_request_id", True)
+    if not isinstance(auto, bool):
+        raise TypeError(f"auto_request_id must be a bool, got {type(auto).__name__}")
+    if "request_id" not in kwargs:
+        return {"auto_request_id": auto}
+    fixed = kwargs["request_id"]
+    if fixed is None:
+        return {"auto_request_id": False}
+    return {"request_id": _headers({_REQUEST_ID: fixed})[0][1], "auto_request_id": auto}
+
+
 def _logger(value: Any) -> logging.Logger | None:
     if value is not None and not isinstance(value, logging.Logger):
         raise TypeError(f"logger must be a logging.Logger, got {type(value).__name__}")
@@ -238,9 +259,17 @@ class AzureCallOptions:
     headers: tuple[tuple[str, str], ...] = ()
     logging_enable: bool = False
     logger: logging.Logger | None = None
+    #: the client's ``request_id``: one ``x-ms-client-request-id`` for every call
+    request_id: str | None = None
+    #: a new ``x-ms-client-request-id`` for each call (when neither the client nor the call gives one)
+    auto_request_id: bool = False
     #: nothing to add to a call that brings no options of its own (decided once: every call asks)
     is_plain: bool = attrs.field(
-        init=False, default=attrs.Factory(lambda self: not self.headers and not self.logging_enable, takes_self=True)
+        init=False,
+        default=attrs.Factory(
+            lambda self: not (self.headers or self.logging_enable or self.request_id or self.auto_request_id),
+            takes_self=True,
+        ),
     )
 
     def prepare(
@@ -265,9 +294,15 @@ class AzureCallOptions:
         request = operation.request
         for name, value in (*self.headers, *_headers(kwargs.get("headers"))):
             request.headers[name] = value
-        request_id = kwargs.get("request_id")
-        if request_id is not None:
-            request.headers["x-ms-client-request-id"] = _headers({"x-ms-client-request-id": request_id})[0][1]
+        if "request_id" in kwargs:  # the call's, even None (no header): RequestIdPolicy's order
+            request_id = kwargs["request_id"]
+            if request_id is not None:
+                request.headers[_REQUEST_ID] = _headers({_REQUEST_ID: request_id})[0][1]
+        elif _REQUEST_ID not in request.headers:  # one from headers= stands
+            if self.request_id is not None:
+                request.headers[_REQUEST_ID] = self.request_id
+            elif self.auto_request_id:
+                request.headers[_REQUEST_ID] = str(uuid.uuid4())
         agent = kwargs.get("user_agent")
         if agent is not None:
             if not isinstance(agent, str):
@@ -386,6 +421,7 @@ def client_options(
         headers=_headers(kwargs.get("headers")),
         logging_enable=bool(kwargs.get("logging_enable", False)),
         logger=_logger(kwargs.get("logger")),
+        **_request_id_options(kwargs),
     )
     verify = kwargs.get("connection_verify", True)
     if verify is False:
