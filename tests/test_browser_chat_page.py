@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from botconnect.emulator import Emulator
+from botconnect.models import Activity
 
 from .browser_support import WAIT_MS, ScriptedBot, analyse_png, chromium, close_to, serving
 
@@ -368,6 +369,32 @@ def test_the_inspector_shows_both_directions_with_status(page: Any, emulator: Em
     failed.wait_for(timeout=WAIT_MS)
     assert failed.get_attribute("data-status") == "500"
     assert "502" in page.locator(".activity.user").last.inner_text()
+
+
+def test_the_inspector_labels_a_bots_updates_deletes_and_injections(
+    page: Any, emulator: Emulator, bot: ScriptedBot
+) -> None:
+    open_chat(page, emulator)
+    send(page, "label me")
+    wait_for_bot_text(page, "echo: label me")
+    conversation_id = page.inner_text("#conversation-id")
+    with emulator.connector_client() as connector:
+        sent = connector.conversations.send_to_conversation(conversation_id, Activity(type="message", text="v1"))
+        connector.conversations.update_activity(conversation_id, sent.id, Activity(type="message", text="v2"))
+        connector.conversations.delete_activity(conversation_id, sent.id)
+    said = emulator.directline.bot_says(conversation_id, "said by the test")
+    update = page.locator(f'.entry[data-operation="update"][data-activity-id="{sent.id}"]')
+    delete = page.locator(f'.entry[data-operation="delete"][data-activity-id="{sent.id}"]')
+    injected = page.locator(f'.entry[data-operation="injected"][data-activity-id="{said}"]')
+    for entry in (update, delete, injected):
+        entry.wait_for(timeout=WAIT_MS)
+    assert update.locator(".operation").inner_text() == "update"
+    assert update.locator(".what").inner_text() == f'{sent.id}: message "v2"'
+    assert delete.locator(".what").inner_text() == f"deleted {sent.id}"
+    assert delete.get_attribute("data-status") == "200"
+    assert injected.locator(".operation").inner_text() == "bot_says()"
+    assert injected.locator(".status").inner_text() == "no call"
+    assert page.locator(f'.entry[data-operation="send"][data-activity-id="{sent.id}"] .operation').count() == 0
 
 
 def test_the_readme_screenshot(page: Any, emulator: Emulator, bot: ScriptedBot, browser: Any, tmp_path: Path) -> None:

@@ -139,6 +139,7 @@ class EmulatorApp:
         #: the activity inspector's feed (every activity to and from the bot), shown by the chat page at ``/``
         self.inspector = Inspector()
         self.directline.deliver = self.inspector.tap_delivery(self.directline.deliver)
+        self.directline.on_bot_says = self.inspector.record_injected
         page = ChatPage(secret=lambda: self.directline.secret, bot_account=lambda: self.store.bot_account)
         routes += self.inspector.routes() + page.routes()
         if self.echo_bot is not None:

@@ -156,6 +156,8 @@ class DirectLine:
         self._stream_tokens: dict[str, _Token] = {}
         self._streams: list[_Stream] = []
         store.listeners.append(self._wake)
+        #: told (on the loop) of each activity :meth:`bot_says` puts in a conversation: the inspector's tap
+        self.on_bot_says: Callable[[str, dict[str, Any]], None] | None = None
 
     def routes(self) -> list[BaseRoute]:
         """The Starlette routes of the Direct Line 3.0 service (REST and the WebSocket stream)."""
@@ -194,7 +196,10 @@ class DirectLine:
 
         def send() -> str:
             conversation = self.store.conversations[conversation_id]
-            return str(self.store.append(conversation, activity, from_bot=True)["id"])
+            stored = self.store.append(conversation, activity, from_bot=True)
+            if self.on_bot_says is not None:
+                self.on_bot_says(conversation_id, stored)
+            return str(stored["id"])
 
         return self.store.on_loop(send)
 

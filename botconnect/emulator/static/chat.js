@@ -478,18 +478,39 @@ function summary(activity) {
   return parts.join(" ");
 }
 
+// what the bot's call did, beside the arrow (sending is the usual case: no label)
+const OPERATION_LABELS = {
+  reply: "reply",
+  update: "update",
+  delete: "delete",
+  createConversation: "new conversation",
+  injected: "bot_says()",
+};
+
+function entrySummary(entry) {
+  if (entry.operation === "delete") return `deleted ${entry.activityId || "?"}`;
+  if (entry.operation === "createConversation" && !entry.activity) return entry.detail || "created the conversation";
+  const text = summary(entry.activity);
+  return entry.operation === "update" && entry.activityId ? `${entry.activityId}: ${text}` : text;
+}
+
 function showEntry(entry) {
   const li = element("li", `entry ${entry.direction}`);
   li.dataset.direction = entry.direction;
   li.dataset.status = entry.status === null ? "none" : String(entry.status);
-  if (entry.activity && entry.activity.id) li.dataset.activityId = entry.activity.id;
-  const ok = entry.status !== null && entry.status >= 200 && entry.status < 300;
+  li.dataset.operation = entry.operation || "";
+  const activityId = entry.activityId || (entry.activity && entry.activity.id);
+  if (activityId) li.dataset.activityId = activityId;
+  const injected = entry.operation === "injected";
+  const ok = injected || (entry.status !== null && entry.status >= 200 && entry.status < 300);
   const details = element("details");
   const head = element("summary");
   head.append(element("span", "arrow", entry.direction === "toBot" ? "→ bot" : "← bot"));
-  head.append(element("span", `status ${ok ? "ok" : "bad"}`, entry.status === null ? "no answer" : entry.status));
+  if (OPERATION_LABELS[entry.operation]) head.append(element("span", "operation", OPERATION_LABELS[entry.operation]));
+  const shown = injected ? "no call" : entry.status === null ? "no answer" : entry.status;
+  head.append(element("span", `status ${ok ? "ok" : "bad"}`, shown));
   head.append(element("span", "latency", `${entry.latencyMs} ms`));
-  head.append(element("span", "what", summary(entry.activity)));
+  head.append(element("span", "what", entrySummary(entry)));
   details.append(head);
   if (entry.detail) details.append(element("div", "entry-detail", entry.detail));
   details.append(element("pre", "entry-json", JSON.stringify(entry.activity, null, 2)));
