@@ -21,7 +21,8 @@ import pytest
 from botconnect.emulator import Emulator
 from botconnect.models import Activity
 
-from .browser_support import WAIT_MS, ScriptedBot, analyse_png, chromium, close_to, serving
+from .browser_support import WAIT_MS, ScriptedBot, analyse_png, chromium, close_to
+from .threaded_server import emulator_for_bot
 
 ROOT = Path(__file__).resolve().parents[1]
 README_SCREENSHOT = ROOT / "docs" / "images" / "chat-page.png"
@@ -36,7 +37,7 @@ def bot() -> ScriptedBot:
 
 @pytest.fixture(scope="module")
 def emulator(bot: ScriptedBot) -> Iterator[Emulator]:
-    with serving(bot.app) as url, Emulator(bot=url + "/api/messages") as running:
+    with emulator_for_bot(bot.app) as running:
         yield running
 
 

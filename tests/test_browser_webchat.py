@@ -25,7 +25,8 @@ from starlette.routing import Route
 
 from botconnect.emulator import Emulator
 
-from .browser_support import WAIT_MS, ScriptedBot, chromium, npm_ci, serving
+from .browser_support import WAIT_MS, ScriptedBot, chromium, npm_ci
+from .threaded_server import serving
 
 PROJECT = Path(__file__).resolve().parent / "interop" / "webchat"
 USER_ID = "webchat-user"

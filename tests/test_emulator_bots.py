@@ -5,14 +5,10 @@ and the built-in echo bot, which is a real bot on our own ConnectorClient."""
 from __future__ import annotations
 
 import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -22,6 +18,8 @@ import botconnect
 import botconnect_aio
 from botconnect.emulator import Emulator
 from botconnect.models import Activity, ChannelAccount, ConversationParameters
+
+from .threaded_server import emulator_for_bot
 
 USER = ChannelAccount(id="user-1", name="User One")
 
@@ -47,28 +45,10 @@ class UserBot:
         return Response(status_code=200)
 
 
-@contextmanager
-def serving(app: Starlette) -> Iterator[str]:
-    """Serve ``app`` on 127.0.0.1 (a free port) in a thread; yields its base URL; stops it afterwards."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive(), "the test bot did not start"
-        assert time.monotonic() < deadline, "the test bot did not start in time"
-        time.sleep(0.005)
-    try:
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
 @pytest.fixture(scope="module")
 def user_bot() -> Iterator[tuple[UserBot, Emulator]]:
     bot = UserBot()
-    with serving(bot.app) as url, Emulator(bot=url + "/api/messages") as emulator:
+    with emulator_for_bot(bot.app) as emulator:
         yield bot, emulator
 
 

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import anyio
 import httpx
 import pytest
-import uvicorn
 from httpx_ws import connect_ws
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -32,6 +29,7 @@ from botconnect.models import Activity, ChannelAccount
 
 from .directline_server import opened
 from .harness import Env
+from .threaded_server import emulator_for_bot
 
 #: the longest the bot waits to be released; reaching it means the client never saw the typing
 RELEASE_WAIT = 10.0
@@ -75,28 +73,10 @@ class SlowBot:
         return Response(status_code=200)
 
 
-@contextmanager
-def serving(app: Starlette) -> Iterator[str]:
-    """Serve ``app`` on 127.0.0.1 (a free port) in a thread; yields its base URL; stops it afterwards."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive(), "the test bot did not start"
-        assert time.monotonic() < deadline, "the test bot did not start in time"
-        time.sleep(0.005)
-    try:
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
 @pytest.fixture(scope="module")
 def slow() -> Iterator[tuple[SlowBot, Emulator]]:
     bot = SlowBot()
-    with serving(bot.app) as url, Emulator(bot=url + "/api/messages") as emulator:
+    with emulator_for_bot(bot.app) as emulator:
         yield bot, emulator
 
 

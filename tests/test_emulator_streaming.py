@@ -6,14 +6,11 @@ with the first update's id as ``streamId`` and the bot's entities intact."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import anyio
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -27,6 +24,7 @@ from botconnect.streaming import StreamInfo
 
 from .directline_server import opened
 from .harness import Env
+from .threaded_server import emulator_for_bot
 
 CHUNKS = ["Streaming ", "shows ", "the answer ", "as it comes."]
 AI_LABEL = {"type": "https://schema.org/Message", "@type": "Message", "additionalType": ["AIGeneratedContent"]}
@@ -102,28 +100,10 @@ class StreamingBot:
             stream.final_activity.entities = [Entity.from_dict(AI_LABEL)]
 
 
-@contextmanager
-def serving(app: Starlette) -> Iterator[str]:
-    """Serve ``app`` on 127.0.0.1 (a free port) in a thread; yields its base URL; stops it afterwards."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive(), "the test bot did not start"
-        assert time.monotonic() < deadline, "the test bot did not start in time"
-        time.sleep(0.005)
-    try:
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
 @pytest.fixture(scope="module")
 def running() -> Iterator[tuple[StreamingBot, Emulator]]:
     bot = StreamingBot()
-    with serving(bot.app) as url, Emulator(bot=url + "/api/messages") as emulator:
+    with emulator_for_bot(bot.app) as emulator:
         yield bot, emulator
 
 

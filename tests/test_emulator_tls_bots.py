@@ -28,9 +28,9 @@ from botconnect.emulator import Emulator
 from botconnect.models import Activity, ChannelAccount
 
 from .harness import Env
-from .test_emulator_bots import serving
 from .test_emulator_cli import Running
 from .test_emulator_events import Webhook, settled
+from .threaded_server import emulator_for_bot
 
 USER = ChannelAccount(id="user-1", name="User One")
 ROOT = Path(__file__).resolve().parents[1]
@@ -178,7 +178,7 @@ class HttpBot:
 @pytest.fixture(scope="module")
 def http_bot() -> Iterator[tuple[HttpBot, Emulator]]:
     bot = HttpBot()
-    with serving(bot.app) as url, Emulator(tls=True, bot=url + "/api/messages") as emulator:
+    with emulator_for_bot(bot.app, tls=True) as emulator:
         bot.context = emulator.ssl_context()
         yield bot, emulator
 
