@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from unittest import mock
 
@@ -29,11 +30,15 @@ from botconnect._core.security import same_origin
 from botconnect.errors import DeserializationError, UntrustedEndpointError
 from botconnect.models import (
     Activity,
+    CardAction,
     ChannelAccount,
+    ConversationAccount,
+    ConversationReference,
     GeoCoordinates,
     InnerHttpError,
     Model,
     PagedMembersResult,
+    SuggestedActions,
     TeamsChannelAccount,
 )
 from botconnect.models.chat import (
@@ -505,3 +510,50 @@ def test_resolve_next_link_matches_join(link: str) -> None:
         assert str(got[1]) == str(expected[1])
     else:
         assert got[:2] == expected[:2]
+
+
+def _written_keys(activity: Activity) -> list[Any]:
+    """Every key of ``to_json``'s output, depth first, in the order written."""
+    keys: list[Any] = []
+    pending: list[Any] = [json.loads(activity.to_json())]
+    while pending:
+        value = pending.pop(0)
+        if isinstance(value, dict):
+            keys.append(list(value))
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return keys
+
+
+def test_inline_models_serialize_exactly_as_the_reference() -> None:
+    # the tree function writes accounts and other one-level models in place, its locals shared between fields:
+    # each state of an inline model (extras, a role, a None id, a subclass) and the fields after it keep their
+    # keys, order and values
+    from .test_serde_unstructure import REFERENCE_CONVERTER
+
+    activity = Activity(
+        type="message",
+        id="1",
+        timestamp=datetime(2024, 5, 1, 12, 34, 56, tzinfo=timezone(timedelta(hours=2))),
+        local_timestamp=datetime(2024, 5, 1, 10, 34, 56, 789000, tzinfo=UTC),
+        from_property=ChannelAccount(
+            id="29:1", name="Ada", role=RoleTypes.USER, additional_properties={"tenant": "t", "id": "shadowed"}
+        ),
+        conversation=ConversationAccount(id=None, name="chat", is_group=True, additional_properties={"x": [1]}),
+        recipient=TeamsChannelAccount(id="28:1", name="Bot", email="b@example.com"),
+        suggested_actions=SuggestedActions(to=["29:1"], actions=[CardAction(type="imBack", title="t", value="v")]),
+        relates_to=ConversationReference(activity_id="0", user=ChannelAccount(id="u"), channel_id="msteams"),
+        members_added=[ChannelAccount(name="only a name")],
+        text="hi",
+        additional_properties={"text": "shadowed", "extra": {"k": None}},
+    )
+    reference = REFERENCE_CONVERTER.unstructure(activity)
+    assert activity.to_json() == json.dumps(reference, separators=(",", ":"), ensure_ascii=False).encode()
+    assert activity.to_dict() == reference
+    assert list(activity.to_dict()) == list(reference)
+    assert _written_keys(activity)[:2] == [list(reference), ["id", "name", "role", "tenant"]]
+    # the same accounts bare, and absent
+    bare = Activity(from_property=ChannelAccount(id="29:1"), conversation=ConversationAccount(name="n"))
+    assert bare.to_json() == b'{"from":{"id":"29:1"},"conversation":{"name":"n"}}'
+    assert Activity().to_json() == b"{}"

@@ -480,25 +480,30 @@ def _fields_source(
     tree: bool,
     ns: dict[str, Any],
     indent: str,
+    depth: int = 0,
 ) -> list[str]:
-    """Lines that write the wire fields and extras of ``obj`` into ``out`` (names in ``ns`` get ``prefix``)."""
+    """Lines that write the wire fields and extras of ``obj`` into ``out`` (names in ``ns`` get ``prefix``).
+
+    Most fields are None: each is tested by reading its attribute (3 instructions) and read again only when set,
+    rather than kept in a local. Locals are named by depth, not by field (one ``v<depth>`` for every value): a
+    frame clears each of its locals on return, ~5% of serializing a small activity with one local per field.
+    """
     lines: list[str] = []
+    v, o = f"v{depth}", f"o{depth}"
     for i, field in enumerate(fields):
-        v, h, e, key = f"v{prefix}{i}", f"h{prefix}{i}", f"e{prefix}{i}", repr(field.key)
+        h, e, key, attribute = f"h{prefix}{i}", f"e{prefix}{i}", repr(field.key), f"{obj}.{field.attribute}"
         ns[h], ns[e] = field.hook, field.item_hook
+        lines.append(f"{indent}if {attribute} is not None:")
         if field.kind == "identity" or (tree and field.kind in ("any", "open_enum")):
-            # read twice rather than stored: an absent field (most of an Activity's) is then 3 instructions
-            lines += [f"{indent}if {obj}.{field.attribute} is not None:"]
-            lines += [f"{indent}    {out}[{key}] = {obj}.{field.attribute}"]
+            lines.append(f"{indent}    {out}[{key}] = {attribute}")
             continue
-        lines += [f"{indent}{v} = {obj}.{field.attribute}", f"{indent}if {v} is not None:"]
+        lines.append(f"{indent}    {v} = {attribute}")
         if field.inline is not None:
             nested, nested_fields = field.inline
             ns[f"c{prefix}{i}"] = nested
-            o = f"o{prefix}{i}"
             lines += [f"{indent}    if type({v}) is c{prefix}{i}:", f"{indent}        {o} = {{}}"]
             lines += _fields_source(
-                v, o, f"{prefix}{i}_", nested_fields, extras_attribute, tree, ns, indent + "        "
+                v, o, f"{prefix}{i}_", nested_fields, extras_attribute, tree, ns, indent + "        ", depth + 1
             )
             lines += [
                 f"{indent}        {out}[{key}] = {o}",
@@ -520,8 +525,8 @@ def _fields_source(
         else:  # pragma: no cover - serde passes only the kinds above
             raise ValueError(f"unknown field kind {field.kind!r}")
         lines.append(f"{indent}    {out}[{key}] = {value}")
-    x = f"x{prefix}"
-    lines += [f"{indent}{x} = {obj}.{extras_attribute}", f"{indent}if {x}:", f"{indent}    for key, x in {x}.items():"]
+    extras = f"{obj}.{extras_attribute}"
+    lines += [f"{indent}if {extras}:", f"{indent}    for key, x in {extras}.items():"]
     lines += [
         f"{indent}        if key not in {out}:",
         f"{indent}            {out}[key] = {'x' if tree else 'extra_value(x)'}",
