@@ -13,7 +13,7 @@ import copy
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, cast
+from typing import Any
 from unittest import mock
 
 import attrs
@@ -557,40 +557,3 @@ def test_inline_models_serialize_exactly_as_the_reference() -> None:
     bare = Activity(from_property=ChannelAccount(id="29:1"), conversation=ConversationAccount(name="n"))
     assert bare.to_json() == b'{"from":{"id":"29:1"},"conversation":{"name":"n"}}'
     assert Activity().to_json() == b"{}"
-
-
-class _NotJson:
-    pass
-
-
-def test_to_json_function_keeps_the_fallback_and_the_errors() -> None:
-    # to_json's generated function (tree and encoder call in one) must give what model_to_json gives: the first
-    # call of a class goes through model_to_json (which makes the function), the later ones through the function
-    class Reply(Activity):  # a class of its own: its first to_json call is the first here
-        pass
-
-    def outcomes(make: Callable[[], Activity]) -> list[Any]:
-        results = []
-        for _ in range(2):
-            try:
-                results.append(make().to_json())
-            except Exception as exc:
-                results.append((type(exc), str(exc)))
-        return results
-
-    stamp = datetime(2024, 5, 1, 12, 34, 56, 789000, tzinfo=UTC)
-    plain = outcomes(lambda: Reply(type="message", timestamp=stamp, from_property=ChannelAccount(id="1")))
-    assert plain == [b'{"type":"message","timestamp":"2024-05-01T12:34:56.789000Z","from":{"id":"1"}}'] * 2
-    assert getattr(serde._json_hooks[Reply], "__name__", None) == "json_Reply"
-    # beyond orjson (an integer over 64 bits): the exact path, from either
-    assert (
-        outcomes(lambda: Reply(channel_data={"big": 2**70})) == [b'{"channelData":{"big":1180591620717411303424}}'] * 2
-    )
-    assert (
-        outcomes(lambda: Reply(channel_data={"x": _NotJson()}))
-        == [(TypeError, "Object of type _NotJson is not JSON serializable")] * 2
-    )
-    assert (
-        outcomes(lambda: Reply(timestamp=cast(Any, "nope")))
-        == [(AttributeError, "'str' object has no attribute 'tzinfo'")] * 2
-    )

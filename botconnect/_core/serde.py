@@ -474,7 +474,7 @@ def _late_hook(tp: Any) -> Callable[[Any], Any]:
         return lambda value: converter.unstructure(value, unstructure_as=tp)
 
 
-def _make_fast_unstructure(cls: type[Any], tree: bool, encode: bool = False) -> Callable[[Any], Any]:
+def _make_fast_unstructure(cls: type[Any], tree: bool) -> Callable[[Any], dict[str, Any]]:
     working = _working("tree" if tree else "unstructure")
     if cls in working:
         raise RecursionError(f"{cls.__name__} is being generated")
@@ -491,9 +491,6 @@ def _make_fast_unstructure(cls: type[Any], tree: bool, encode: bool = False) -> 
         other_class=_tree_of if tree else _unstructure_other_class,
         extra_value=converter.unstructure,
         datetime_json=None if _orjson is None else (Fragment, _orjson.dumps, DATETIME_OPTIONS),
-        encode=None
-        if not encode or _orjson is None
-        else (_orjson.dumps, _encode_default, _TREE_OPTIONS, lambda obj: dumps(converter.unstructure(obj))),
     )
 
 
@@ -580,18 +577,12 @@ def _encode_default(value: Any) -> Any:
 _TREE_OPTIONS = 0 if _orjson is None else _orjson.OPT_PASSTHROUGH_DATETIME | _orjson.OPT_PASSTHROUGH_DATACLASS
 
 
-#: ``to_json``'s functions by class: the tree function's body and the encoder call in one (made by model_to_json)
-_json_hooks: dict[Any, Callable[[Any], bytes] | None] = {}
-
-
 def model_to_json(obj: Any) -> bytes:
     """``dumps(unstructure(obj))`` for a model, without copying its JSON values first (orjson reads them)."""
     if _orjson is not None:
         hook: Any = _tree_hooks.get(type(obj), _tree_hook)
         if hook is _tree_hook:  # not generated yet
             hook = _tree_hook(type(obj))
-        if type(obj) not in _json_hooks:
-            _json_hooks[type(obj)] = None if hook is None else _make_fast_unstructure(type(obj), True, encode=True)
         if hook is not None:
             try:
                 encoded: bytes = _orjson.dumps(hook(obj), default=_encode_default, option=_TREE_OPTIONS)

@@ -68,10 +68,15 @@ class Model:
 
     def to_json(self) -> bytes:
         """Compact UTF-8 JSON bytes of :meth:`to_dict`."""
-        # serde.model_to_json's fast path, generated for the class (one frame for the tree and the encoder call)
-        hook = serde._json_hooks.get(type(self))
-        if hook is not None and serde._orjson is not None:
-            return hook(self)
+        # serde.model_to_json's fast path spelled out (a call less: ~3% of serializing a small activity)
+        hook = serde._tree_hooks.get(type(self))
+        encoder = serde._orjson
+        if hook is not None and encoder is not None:
+            try:
+                encoded: bytes = encoder.dumps(hook(self), default=serde._encode_default, option=serde._TREE_OPTIONS)
+                return encoded
+            except TypeError:  # not JSON as orjson has it (big integers, non-str keys, ...): the exact path
+                return serde.dumps(serde.converter.unstructure(self))
         return serde.model_to_json(self)
 
     def _refuse_python_names(self, argument: str) -> None:
