@@ -7,14 +7,12 @@ here the question is whether chat code written against our SDK sees the service 
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 
 import botconnect.chat
@@ -35,6 +33,7 @@ from botconnect.errors import ClientAuthenticationError, PermissionDeniedError, 
 
 from .harness import Env
 from .test_chat_credential import make_jwt
+from .threaded_server import serving
 
 assert botconnect.chat is not None  # env.pkg.chat needs both chat packages imported
 assert botconnect_aio.chat is not None
@@ -73,23 +72,8 @@ class Acs:
 def running() -> Iterator[Acs]:
     clock = Clock()
     service = AcsChatService(clock=clock)
-    config = uvicorn.Config(
-        Starlette(routes=service.routes()), host="127.0.0.1", port=0, log_level="warning", lifespan="off", ws="none"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="acs-emulator", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive(), "the emulator did not start"
-        assert time.monotonic() < deadline, "the emulator did not start in time"
-        time.sleep(0.005)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield Acs(service, f"http://127.0.0.1:{port}", clock)
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serving(Starlette(routes=service.routes())) as url:
+        yield Acs(service, url, clock)
 
 
 @pytest.fixture
