@@ -67,14 +67,23 @@ def bot_account_and_inspector() -> None:
         client.conversations.post_activity(
             conversation_id, Activity(type="message", text="who are you?", from_property=USER)
         )
-        for activity in client.conversations.get_activities(conversation_id).activities or []:
+        activities = client.conversations.get_activities(conversation_id).activities or []
+        for activity in activities:
             sender = activity.from_property
             print(f"{sender.id if sender else '?'} ({sender.name if sender else '?'}): {activity.text}")
+        # the bot edits its reply through the Connector; a test injects a message with bot_says()
+        reply_id = activities[-1].id
+        assert reply_id
+        with emulator.connector_client() as connector:
+            edited = Activity(type="message", text="echo: who are you? (edited)")
+            connector.conversations.update_activity(conversation_id, reply_id, edited)
+        emulator.directline.bot_says(conversation_id, "said by the test")
         # what the chat page's activity inspector shows: every activity to and from the bot, with status and latency
         with httpx.Client() as web:
             feed = web.get(emulator.url + "/_emulator/inspector", params={"conversationId": conversation_id}).json()
         for entry in feed["entries"]:
-            print(f"inspector: {entry['direction']} {entry['activity'].get('type')} -> HTTP {entry['status']}")
+            kind = entry["activity"].get("type") if entry["activity"] else None
+            print(f"inspector: {entry['direction']} {entry['operation']} {kind} -> HTTP {entry['status']}")
 
 
 # --8<-- [end:bot_account]
