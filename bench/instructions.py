@@ -95,12 +95,11 @@ def per_operation(library: str, case: str, size: str, n: int) -> int:
 
 
 def installed(library: str) -> bool:
+    sys.path.insert(0, str(HERE))
+    from _measure import optional_import
+
     module = {"ours": "botconnect", "teams": "microsoft_teams.api", "agents": "microsoft_agents.activity"}[library]
-    try:
-        __import__(module)
-    except ImportError:
-        return False
-    return True
+    return optional_import(module) is not None
 
 
 def main() -> int:
